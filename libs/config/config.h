@@ -1,0 +1,19 @@
+/* config: settings from MAILSTACK_* environment variables, optionally seeded from a
+ * KEY=VALUE file named by MAILSTACK_CONFIG_FILE (the environment wins). Every getter takes
+ * the default used when the variable is unset or empty, so the dev stack needs no file. */
+#ifndef MAILSTACK_CONFIG_H
+#define MAILSTACK_CONFIG_H
+
+#include <stddef.h>
+
+/* Loads MAILSTACK_CONFIG_FILE if set; returns -1 (and logs) if it is set but unreadable. */
+int config_load(void);
+
+const char *config_str(const char *name, const char *def);
+long config_long(const char *name, long def);       /* a bad number logs and gives def */
+int config_bool(const char *name, int def);         /* 1/0, yes/no, true/false, on/off */
+int config_port(const char *name, int def);         /* 1..65535, else def */
+/* Sizes accept a k/m/g suffix (binary): "20m" = 20971520. */
+long config_size(const char *name, long def);
+
+#endif

@@ -1,0 +1,53 @@
+/* control: the HTTP control API every service serves (libevent's evhttp): GET /healthz,
+ * GET /readyz, GET /metrics (Prometheus text), GET /v1/status, plus the service's own JSON
+ * routes (directory-sync's /v1/lookup, auth-service's /v1/auth). Also the process-wide
+ * metrics registry those endpoints render. */
+#ifndef MAILSTACK_CONTROL_H
+#define MAILSTACK_CONTROL_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct control control_t;
+
+/* addr NULL = MAILSTACK_BIND_ADDR or 127.0.0.1. NULL (and logged) on failure. */
+control_t *control_start(struct event_base *base, const char *service, const char *addr,
+                         int port);
+void control_stop(control_t *c);
+
+/* /readyz: the callback returns 1 when ready; else 0 with a reason ("ldap unreachable").
+ * Runs on the loop thread, so it must answer from state it already has, not block. */
+typedef int (*control_ready_fn)(void *arg, char *reason, size_t reasonlen);
+void control_set_ready(control_t *c, control_ready_fn fn, void *arg);
+
+/* /v1/status: the callback adds fields to the object (uptime and service are built in). */
+typedef void (*control_status_fn)(void *arg, json_t *status);
+void control_set_status(control_t *c, control_status_fn fn, void *arg);
+
+/* A route: exact path match; the handler must answer the request (now or later, e.g.
+ * after workq work) with control_reply_*. */
+typedef void (*control_handler_fn)(struct evhttp_request *req, void *arg);
+void control_route(control_t *c, const char *path, control_handler_fn fn, void *arg);
+
+/* Answers `req` with `body` (reference stolen) as application/json. */
+void control_reply_json(struct evhttp_request *req, int status, json_t *body);
+/* Answers {"error":{"code":code,"message":message}} with the HTTP status. */
+void control_reply_error(struct evhttp_request *req, int status, const char *code,
+                         const char *message);
+/* The request body parsed as a JSON object, or NULL (caller answers 400). Bodies over
+ * 64 KiB are refused. New reference. */
+json_t *control_request_json(struct evhttp_request *req);
+/* A query-string parameter, decoded, malloc'ed (caller frees), or NULL if absent. */
+char *control_query_param(struct evhttp_request *req, const char *name);
+
+/* Metrics registry: counters and gauges by full Prometheus name, labels included, e.g.
+ * metrics_add("smtp_messages_total{result=\"accepted\"}", 1). Thread-safe. */
+void metrics_add(const char *name, double delta);
+void metrics_set(const char *name, double value);
+double metrics_get(const char *name);
+/* Declares HELP/TYPE for a metric family ("counter" or "gauge"). */
+void metrics_describe(const char *family, const char *type, const char *help);
+
+#endif

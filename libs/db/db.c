@@ -1,0 +1,115 @@
+/* db: per-thread PostgreSQL connections behind db.h. A thread-local PGconn needs no lock,
+ * and a broken one is dropped and reopened on the next db_conn(). */
+#include "db/db.h"
+#include "config/config.h"
+#include "log/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local PGconn *db_thread;
+
+static void db_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* NOTICEs (e.g. "relation already exists") are not ours to log. */
+}
+
+PGconn *db_conn(void)
+{
+    if (db_thread && PQstatus(db_thread) == CONNECTION_OK)
+        return db_thread;
+    if (db_thread) {
+        PQfinish(db_thread);
+        db_thread = NULL;
+    }
+    const char *dsn = config_str("MAILSTACK_PG_DSN", "dbname=mailstack");
+    PGconn *c = PQconnectdb(dsn);
+    if (PQstatus(c) != CONNECTION_OK) {
+        char err[512];
+        snprintf(err, sizeof(err), "%s", PQerrorMessage(c));
+        err[strcspn(err, "\n")] = 0;
+        log_emit(LOG_ERROR, "db.connect_failed", "error", err, NULL);
+        PQfinish(c);
+        return NULL;
+    }
+    PQsetNoticeProcessor(c, db_notice, NULL);
+    db_thread = c;
+    return c;
+}
+
+void db_check(PGconn *conn)
+{
+    if (conn && conn == db_thread && PQstatus(conn) != CONNECTION_OK) {
+        PQfinish(db_thread);
+        db_thread = NULL;
+    }
+}
+
+void db_close_thread(void)
+{
+    if (db_thread)
+        PQfinish(db_thread);
+    db_thread = NULL;
+}
+
+PGresult *db_exec_bin(PGconn *conn, const char *what, const char *sql, int n,
+                      const char *const *params, const int *lengths, const int *formats)
+{
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, lengths, formats, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    char err[512];
+    snprintf(err, sizeof(err), "%s", PQresultErrorMessage(r));
+    err[strcspn(err, "\n")] = 0;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    log_emit(LOG_ERROR, "db.query_failed", "query", what, "sqlstate", state, "error", err, NULL);
+    PQclear(r);
+    db_check(conn);
+    return NULL;
+}
+
+PGresult *db_exec(PGconn *conn, const char *what, const char *sql, int n,
+                  const char *const *params)
+{
+    return db_exec_bin(conn, what, sql, n, params, NULL, NULL);
+}
+
+static int db_simple(PGconn *conn, const char *sql)
+{
+    PGresult *r = db_exec(conn, sql, sql, 0, NULL);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+int db_begin(PGconn *conn)
+{
+    return db_simple(conn, "BEGIN");
+}
+
+int db_commit(PGconn *conn)
+{
+    return db_simple(conn, "COMMIT");
+}
+
+void db_rollback(PGconn *conn)
+{
+    if (PQstatus(conn) == CONNECTION_OK)
+        PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+int db_ping(const char *dsn)
+{
+    PGconn *c = PQconnectdb(dsn ? dsn : config_str("MAILSTACK_PG_DSN", "dbname=mailstack"));
+    int ok = PQstatus(c) == CONNECTION_OK;
+    if (ok) {
+        PGresult *r = PQexec(c, "SELECT 1");
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+    }
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
