@@ -117,3 +117,34 @@ long config_size(const char *name, long def)
     }
     return n * mult;
 }
+
+int config_list_has(const char *name, const char *value)
+{
+    const char *list = config_str(name, NULL);
+    if (!list || !value)
+        return 0;
+    size_t vlen = strlen(value);
+    const char *p = list;
+    while (*p) {
+        while (*p == ',' || isspace((unsigned char)*p))
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && isspace((unsigned char)end[-1]))
+            end--;
+        if ((size_t)(end - start) == vlen && vlen && strncasecmp(start, value, vlen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int config_is_local_domain(const char *domain)
+{
+    if (!domain || !*domain)
+        return 0;
+    if (strcasecmp(domain, config_str("MAILSTACK_DOMAIN", "example.test")) == 0)
+        return 1;
+    return config_list_has("MAILSTACK_DOMAINS", domain);
+}

@@ -16,4 +16,11 @@ int config_port(const char *name, int def);         /* 1..65535, else def */
 /* Sizes accept a k/m/g suffix (binary): "20m" = 20971520. */
 long config_size(const char *name, long def);
 
+/* 1 when `value` is one of the comma-separated items of setting `name` (ASCII
+ * case-insensitive, spaces around items ignored). */
+int config_list_has(const char *name, const char *value);
+/* 1 when `domain` is one we receive mail for: MAILSTACK_DOMAIN (default example.test) or
+ * one of the comma-separated MAILSTACK_DOMAINS. */
+int config_is_local_domain(const char *domain);
+
 #endif

@@ -62,6 +62,19 @@ static void test_file_does_not_override_env(void)
     unsetenv("MAILSTACK_CONFIG_FILE");
 }
 
+static void test_lists_and_domains(void)
+{
+    setenv("MAILSTACK_DOMAIN", "example.test", 1);
+    setenv("MAILSTACK_DOMAINS", " other.test ,Third.Example,", 1);
+    CU_ASSERT_TRUE(config_is_local_domain("EXAMPLE.test"));
+    CU_ASSERT_TRUE(config_is_local_domain("other.test"));
+    CU_ASSERT_TRUE(config_is_local_domain("third.example"));
+    CU_ASSERT_FALSE(config_is_local_domain("other.tes"));
+    CU_ASSERT_FALSE(config_is_local_domain("yahoo.co.kr"));
+    CU_ASSERT_FALSE(config_is_local_domain(""));
+    CU_ASSERT_FALSE(config_list_has("MAILSTACK_DOMAINS", ""));
+}
+
 int main(void)
 {
     log_init("config_test");
@@ -71,6 +84,7 @@ int main(void)
     CU_add_test(s, "defaults and numbers", test_defaults_and_numbers);
     CU_add_test(s, "sizes and booleans", test_sizes_and_bools);
     CU_add_test(s, "file does not override env", test_file_does_not_override_env);
+    CU_add_test(s, "lists and local domains", test_lists_and_domains);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -22,6 +22,7 @@ struct workq {
     int nthreads;
     pthread_t *threads;
     struct event *done_ev;
+    void (*thread_exit)(void);
 };
 
 static void workq_push(struct workq_job **head, struct workq_job **tail, struct workq_job *j)
@@ -54,7 +55,10 @@ static void *workq_thread(void *arg)
         if (!q->stopping)
             event_active(q->done_ev, EV_READ, 0);
     }
+    void (*on_exit)(void) = q->thread_exit;
     pthread_mutex_unlock(&q->lock);
+    if (on_exit)
+        on_exit();
     return NULL;
 }
 
@@ -121,6 +125,13 @@ size_t workq_pending(workq_t *q)
     size_t n = q->pending;
     pthread_mutex_unlock(&q->lock);
     return n;
+}
+
+void workq_on_thread_exit(workq_t *q, void (*fn)(void))
+{
+    pthread_mutex_lock(&q->lock);
+    q->thread_exit = fn;
+    pthread_mutex_unlock(&q->lock);
 }
 
 void workq_destroy(workq_t *q)

@@ -14,6 +14,9 @@ workq_t *workq_create(struct event_base *base, int nthreads);
 /* Returns 0, or -1 when the queue is shutting down (then nothing runs). */
 int workq_submit(workq_t *q, workq_fn work, workq_fn done, void *arg);
 size_t workq_pending(workq_t *q);
+/* Each worker calls fn as it exits (in workq_destroy), to close its thread-local
+ * connections (db_close_thread and the like). */
+void workq_on_thread_exit(workq_t *q, void (*fn)(void));
 /* Finishes queued work, runs no more `done` callbacks, joins the threads. */
 void workq_destroy(workq_t *q);
 
