@@ -2,6 +2,8 @@
 #include "config/config.h"
 #include "log/log.h"
 
+#include "testkit/testkit.h"
+
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,15 +81,12 @@ int main(void)
 {
     log_init("config_test");
     log_set_level(LOG_ERROR);
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("config", NULL, NULL);
-    CU_add_test(s, "defaults and numbers", test_defaults_and_numbers);
-    CU_add_test(s, "sizes and booleans", test_sizes_and_bools);
-    CU_add_test(s, "file does not override env", test_file_does_not_override_env);
-    CU_add_test(s, "lists and local domains", test_lists_and_domains);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const testkit_case_t cases[] = {
+        {"defaults and numbers", test_defaults_and_numbers},
+        {"sizes and booleans", test_sizes_and_bools},
+        {"file does not override env", test_file_does_not_override_env},
+        {"lists and local domains", test_lists_and_domains},
+        {NULL, NULL},
+    };
+    return testkit_run("config", cases);
 }

@@ -6,27 +6,15 @@
 #include "net/net.h"
 #include "workq/workq.h"
 
+#include "testkit/testkit.h"
+
 #include <CUnit/Basic.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 static struct event_base *base;
 static int port;
 static int ready_flag;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    socklen_t len = sizeof(sa);
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
 
 static int ready_cb(void *arg, char *reason, size_t len)
 {
@@ -122,7 +110,7 @@ static void client_done(void *arg)
 static void test_control_api(void)
 {
     base = net_base_new();
-    port = free_port();
+    port = testkit_free_port();
     control_t *c = control_start(base, "control_test", "127.0.0.1", port);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     control_set_ready(c, ready_cb, NULL);
@@ -165,13 +153,10 @@ int main(void)
 {
     log_init("control_test");
     log_set_level(LOG_ERROR);
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("control", NULL, NULL);
-    CU_add_test(s, "metrics registry", test_metrics_registry);
-    CU_add_test(s, "control API over HTTP", test_control_api);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const testkit_case_t cases[] = {
+        {"metrics registry", test_metrics_registry},
+        {"control API over HTTP", test_control_api},
+        {NULL, NULL},
+    };
+    return testkit_run("control", cases);
 }

@@ -2,12 +2,11 @@
  * password refusal, and how an unreachable server is reported. */
 #include "ldapconn/ldapconn.h"
 
+#include "testkit/testkit.h"
+
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 static void test_escape(void)
 {
@@ -25,14 +24,8 @@ static void test_escape(void)
 static void test_unreachable_and_empty_password(void)
 {
     /* A port that was just free: nothing listens there. */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    socklen_t len = sizeof(sa);
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    close(fd);
     char uri[64], err[128];
-    snprintf(uri, sizeof(uri), "ldap://127.0.0.1:%d/", ntohs(sa.sin_port));
+    snprintf(uri, sizeof(uri), "ldap://127.0.0.1:%d/", testkit_free_port());
     int rc = 0;
     LDAP *ld = ldapconn_open(uri, "cn=admin,dc=example,dc=test", "x", 1000, &rc, err, sizeof(err));
     CU_ASSERT_PTR_NULL(ld);
@@ -44,13 +37,10 @@ static void test_unreachable_and_empty_password(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("ldapconn", NULL, NULL);
-    CU_add_test(s, "RFC 4515 escaping", test_escape);
-    CU_add_test(s, "unreachable server, empty password", test_unreachable_and_empty_password);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const testkit_case_t cases[] = {
+        {"RFC 4515 escaping", test_escape},
+        {"unreachable server, empty password", test_unreachable_and_empty_password},
+        {NULL, NULL},
+    };
+    return testkit_run("ldapconn", cases);
 }

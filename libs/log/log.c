@@ -52,7 +52,7 @@ static void log_write(enum log_level level, const char *event, json_t *fields)
     json_object_set_new(line, "level", json_string(log_names[level]));
     json_object_set_new(line, "service", json_string(log_service));
     json_object_set_new(line, "event", json_string(event));
-    json_object_update(line, fields);
+    json_object_update_missing(line, fields);
     char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(line);
     if (!text)

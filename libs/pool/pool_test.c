@@ -1,6 +1,8 @@
 /* pool_test: CUnit tests for the arena allocator (alignment, big blocks, clear, printf). */
 #include "pool/pool.h"
 
+#include "testkit/testkit.h"
+
 #include <CUnit/Basic.h>
 #include <stdint.h>
 #include <string.h>
@@ -52,14 +54,11 @@ static void test_printf(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("pool", NULL, NULL);
-    CU_add_test(s, "alignment and copies", test_alignment_and_copy);
-    CU_add_test(s, "big blocks and clear", test_big_blocks_and_clear);
-    CU_add_test(s, "printf", test_printf);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const testkit_case_t cases[] = {
+        {"alignment and copies", test_alignment_and_copy},
+        {"big blocks and clear", test_big_blocks_and_clear},
+        {"printf", test_printf},
+        {NULL, NULL},
+    };
+    return testkit_run("pool", cases);
 }

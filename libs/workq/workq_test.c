@@ -2,6 +2,8 @@
 #include "net/net.h"
 #include "workq/workq.h"
 
+#include "testkit/testkit.h"
+
 #include <CUnit/Basic.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -55,12 +57,9 @@ static void test_roundtrip(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("workq", NULL, NULL);
-    CU_add_test(s, "jobs round-trip through workers", test_roundtrip);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const testkit_case_t cases[] = {
+        {"jobs round-trip through workers", test_roundtrip},
+        {NULL, NULL},
+    };
+    return testkit_run("workq", cases);
 }

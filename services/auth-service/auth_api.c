@@ -30,19 +30,19 @@ static void auth_call_done(void *arg)
     switch (r->result) {
     case AUTH_OK:
         metrics_add("auth_requests_total{result=\"ok\"}", 1);
-        log_emit(LOG_INFO, "auth.ok", "user", r->username, "account", r->account, "service",
+        log_emit(LOG_INFO, "auth.ok", "user", r->username, "account", r->account, "protocol",
                  r->service, "client", r->remote_ip, NULL);
         control_reply_json(c->req, 200, json_pack("{s:s,s:s}", "account", r->account, "dn", r->dn));
         break;
     case AUTH_UNAVAILABLE:
         metrics_add("auth_requests_total{result=\"unavailable\"}", 1);
-        log_emit(LOG_WARN, "auth.unavailable", "user", r->username, "service", r->service,
+        log_emit(LOG_WARN, "auth.unavailable", "user", r->username, "protocol", r->service,
                  "client", r->remote_ip, "reason", r->reason, NULL);
         control_reply_error(c->req, 503, "ldap_unavailable", "directory temporarily unavailable");
         break;
     default:
         metrics_add("auth_requests_total{result=\"failed\"}", 1);
-        log_emit(LOG_INFO, "auth.failed", "user", r->username, "service", r->service, "client",
+        log_emit(LOG_INFO, "auth.failed", "user", r->username, "protocol", r->service, "client",
                  r->remote_ip, "reason", r->reason, NULL);
         control_reply_error(c->req, 401, "invalid_credentials", "invalid credentials");
         break;
