@@ -102,11 +102,14 @@ static void control_readyz(struct evhttp_request *req, void *arg)
     if (!control_only_get(req))
         return;
     char reason[256] = "";
-    int ready = c->ready ? c->ready(c->ready_arg, reason, sizeof(reason)) : 1;
-    if (ready)
+    int ready = c->ready ? c->ready(c->ready_arg, reason, sizeof(reason)) : CONTROL_READY;
+    if (ready == CONTROL_READY)
         control_reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
+    else if (ready == CONTROL_DEGRADED)
+        control_reply_json(req, 200, json_pack("{s:s,s:s}", "status", "degraded", "reason",
+                                               reason[0] ? reason : "degraded"));
     else
-        control_reply_json(req, 503, json_pack("{s:s,s:s}", "status", "degraded", "reason",
+        control_reply_json(req, 503, json_pack("{s:s,s:s}", "status", "not_ready", "reason",
                                                reason[0] ? reason : "not ready"));
 }
 

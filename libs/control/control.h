@@ -17,8 +17,11 @@ control_t *control_start(struct event_base *base, const char *service, const cha
                          int port);
 void control_stop(control_t *c);
 
-/* /readyz: the callback returns 1 when ready; else 0 with a reason ("ldap unreachable").
- * Runs on the loop thread, so it must answer from state it already has, not block. */
+/* /readyz: the callback returns CONTROL_READY; CONTROL_NOT_READY with a reason (503: do
+ * not route traffic here); or CONTROL_DEGRADED with a reason (200 with status "degraded":
+ * still serving, e.g. from the mirror while LDAP is down, so a load balancer must keep
+ * sending traffic). Runs on the loop thread: answer from state already at hand. */
+enum { CONTROL_NOT_READY = 0, CONTROL_READY = 1, CONTROL_DEGRADED = 2 };
 typedef int (*control_ready_fn)(void *arg, char *reason, size_t reasonlen);
 void control_set_ready(control_t *c, control_ready_fn fn, void *arg);
 

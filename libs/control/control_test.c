@@ -19,9 +19,11 @@ static int ready_flag;
 static int ready_cb(void *arg, char *reason, size_t len)
 {
     (void)arg;
-    if (!ready_flag)
+    if (ready_flag == 0)
         snprintf(reason, len, "ldap unreachable");
-    return ready_flag;
+    if (ready_flag == 2)
+        snprintf(reason, len, "serving the mirror");
+    return ready_flag == 0 ? CONTROL_NOT_READY : ready_flag == 1 ? CONTROL_READY : CONTROL_DEGRADED;
 }
 
 static void status_cb(void *arg, json_t *st)
@@ -45,8 +47,8 @@ static void echo_route(struct evhttp_request *req, void *arg)
 }
 
 struct results {
-    long healthz, readyz_down, readyz_up, metrics, status, echo, echo_bad, missing;
-    char reason[64];
+    long healthz, readyz_down, readyz_up, readyz_degraded, metrics, status, echo, echo_bad, missing;
+    char reason[64], degraded_status[32];
     char metrics_text_has_help, metrics_value_ok;
     json_int_t mirror_entries;
     char who[64];
@@ -76,6 +78,13 @@ static void client_work(void *arg)
     __atomic_store_n(&ready_flag, 1, __ATOMIC_SEQ_CST);
     jsonhttp_get(url("/readyz"), 2000, &r);
     res.readyz_up = r.status;
+    jsonhttp_result_free(&r);
+    __atomic_store_n(&ready_flag, 2, __ATOMIC_SEQ_CST);
+    jsonhttp_get(url("/readyz"), 2000, &r);
+    res.readyz_degraded = r.status;
+    if (r.body && json_string_value(json_object_get(r.body, "status")))
+        snprintf(res.degraded_status, sizeof(res.degraded_status), "%s",
+                 json_string_value(json_object_get(r.body, "status")));
     jsonhttp_result_free(&r);
     jsonhttp_get(url("/v1/status"), 2000, &r);
     res.status = r.status;
@@ -125,6 +134,8 @@ static void test_control_api(void)
     CU_ASSERT_EQUAL(res.readyz_down, 503);
     CU_ASSERT_STRING_EQUAL(res.reason, "ldap unreachable");
     CU_ASSERT_EQUAL(res.readyz_up, 200);
+    CU_ASSERT_EQUAL(res.readyz_degraded, 200);
+    CU_ASSERT_STRING_EQUAL(res.degraded_status, "degraded");
     CU_ASSERT_EQUAL(res.status, 200);
     CU_ASSERT_EQUAL(res.mirror_entries, 2);
     CU_ASSERT_EQUAL(res.echo, 200);

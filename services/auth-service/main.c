@@ -50,7 +50,7 @@ static int ready(void *arg, char *reason, size_t len)
     (void)arg;
     if (!ldap_ok)
         snprintf(reason, len, "ldap unreachable");
-    return ldap_ok;
+    return ldap_ok ? CONTROL_READY : CONTROL_NOT_READY;
 }
 
 static void on_stop(void *arg)

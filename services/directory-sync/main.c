@@ -103,13 +103,13 @@ static int ready(void *arg, char *reason, size_t len)
     if (!loaded_once) {
         snprintf(reason, len, "mirror not loaded yet%s%s", last_load.error[0] ? ": " : "",
                  last_load.error);
-        return 0;
+        return CONTROL_NOT_READY;
     }
     if (!last_load.ok) {
-        snprintf(reason, len, "degraded, serving the mirror: %s", last_load.error);
-        return 0;
+        snprintf(reason, len, "serving the mirror; last load failed: %s", last_load.error);
+        return CONTROL_DEGRADED;
     }
-    return 1;
+    return CONTROL_READY;
 }
 
 static void status(void *arg, json_t *st)

@@ -1,0 +1,97 @@
+/* mailaddr_test: valid and hostile mailboxes, sub-addresses, limits. */
+#include "mailaddr/mailaddr.h"
+#include "testkit/testkit.h"
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <string.h>
+
+static pool_t *pool;
+
+static int parse(const char *s, mailaddr_t *a)
+{
+    return mailaddr_parse(pool, s, a);
+}
+
+static void test_plain_and_detail(void)
+{
+    pool = pool_create(0);
+    mailaddr_t a;
+    CU_ASSERT_EQUAL_FATAL(parse("hurd@Example.TEST", &a), 0);
+    CU_ASSERT_STRING_EQUAL(a.local, "hurd");
+    CU_ASSERT_STRING_EQUAL(a.domain, "example.test");
+    CU_ASSERT_PTR_NULL(a.detail);
+    CU_ASSERT_EQUAL_FATAL(parse("Hurd+lists@example.test", &a), 0);
+    CU_ASSERT_STRING_EQUAL(a.local, "Hurd");
+    CU_ASSERT_STRING_EQUAL(a.detail, "lists");
+    CU_ASSERT_EQUAL_FATAL(parse("hurd+a+b@example.test", &a), 0);
+    CU_ASSERT_STRING_EQUAL(a.detail, "a+b");
+    CU_ASSERT_EQUAL_FATAL(parse("hurd", &a), 0);
+    CU_ASSERT_PTR_NULL(a.domain);
+    CU_ASSERT_EQUAL_FATAL(parse("+x@example.test", &a), 0); /* a leading + is no detail */
+    CU_ASSERT_STRING_EQUAL(a.local, "+x");
+    pool_destroy(pool);
+}
+
+static void test_quoted_utf8_literal(void)
+{
+    pool = pool_create(0);
+    mailaddr_t a;
+    CU_ASSERT_EQUAL_FATAL(parse("\"john doe\"@example.test", &a), 0);
+    CU_ASSERT_STRING_EQUAL(a.local, "john doe");
+    CU_ASSERT_EQUAL_FATAL(parse("\"a@b\\\"c\"@example.test", &a), 0);
+    CU_ASSERT_STRING_EQUAL(a.local, "a@b\"c");
+    CU_ASSERT_EQUAL_FATAL(parse("최영봉@예제.test", &a), 0);
+    CU_ASSERT_STRING_EQUAL(a.local, "최영봉");
+    CU_ASSERT_EQUAL(parse("postmaster@[192.0.2.1]", &a), 0);
+    pool_destroy(pool);
+}
+
+static void test_rejects(void)
+{
+    pool = pool_create(0);
+    mailaddr_t a;
+    const char *bad[] = {"", "@example.test", "hurd@", "hurd@@example.test", "a b@example.test",
+                         ".hurd@example.test", "hurd.@example.test", "hu..rd@example.test",
+                         "hurd@exa mple.test", "hurd@.example.test", "hurd@example..test",
+                         "hurd@example.test.", "\"unterminated@example.test", "hurd\r\n@x.test",
+                         "<hurd@example.test>", "hurd@-bad.test", "hurd@bad-.test", NULL};
+    for (int i = 0; bad[i]; i++) {
+        int rc = parse(bad[i], &a);
+        CU_ASSERT_EQUAL(rc, -1);
+        if (rc != -1)
+            printf("\naccepted: %s\n", bad[i]);
+    }
+    char local[80];
+    memset(local, 'a', 65);
+    strcpy(local + 65, "@example.test");
+    CU_ASSERT_EQUAL(parse(local, &a), -1);
+    memset(local, 'a', 64);
+    strcpy(local + 64, "@example.test");
+    CU_ASSERT_EQUAL(parse(local, &a), 0);
+    char path[300];
+    memset(path, 'b', 299);
+    path[299] = 0;
+    path[10] = '@';
+    CU_ASSERT_EQUAL(parse(path, &a), -1);
+    pool_destroy(pool);
+}
+
+static void test_lower(void)
+{
+    pool = pool_create(0);
+    CU_ASSERT_STRING_EQUAL(mailaddr_lower(pool, "HuRD최"), "hurd최");
+    pool_destroy(pool);
+}
+
+int main(void)
+{
+    static const testkit_case_t cases[] = {
+        {"plain addresses and sub-addresses", test_plain_and_detail},
+        {"quoted, UTF-8 and literal domains", test_quoted_utf8_literal},
+        {"malformed and oversized", test_rejects},
+        {"ASCII lower-casing", test_lower},
+        {NULL, NULL},
+    };
+    return testkit_run("mailaddr", cases);
+}
