@@ -208,8 +208,23 @@ struct net_shutdown {
     void *arg;
     int grace_ms;
     int fired;
-    struct event *sigterm, *sigint;
+    struct event *sigterm, *sigint, *idle_check;
+    int (*busy)(void *);
+    void *busy_arg;
 };
+
+static struct net_shutdown net_shutdown_state;
+
+static void net_on_idle_check(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct net_shutdown *s = arg;
+    if (!s->busy(s->busy_arg)) {
+        event_del(s->idle_check);
+        event_base_loopexit(s->base, NULL);
+    }
+}
 
 static void net_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -227,18 +242,29 @@ static void net_on_signal(evutil_socket_t sig, short what, void *arg)
     event_del(s->sigint);
     struct timeval tv = {s->grace_ms / 1000, (s->grace_ms % 1000) * 1000};
     event_base_loopexit(s->base, &tv);
+    if (s->busy) {
+        struct timeval every = {0, 50000};
+        s->idle_check = event_new(s->base, -1, EV_PERSIST, net_on_idle_check, s);
+        event_add(s->idle_check, &every);
+    }
+}
+
+void net_shutdown_when_idle(int (*busy)(void *arg), void *arg)
+{
+    net_shutdown_state.busy = busy;
+    net_shutdown_state.busy_arg = arg;
 }
 
 void net_on_shutdown(struct event_base *base, void (*on_stop)(void *arg), void *arg,
                      int grace_ms)
 {
-    static struct net_shutdown s;
-    s.base = base;
-    s.on_stop = on_stop;
-    s.arg = arg;
-    s.grace_ms = grace_ms;
-    s.sigterm = evsignal_new(base, SIGTERM, net_on_signal, &s);
-    s.sigint = evsignal_new(base, SIGINT, net_on_signal, &s);
-    event_add(s.sigterm, NULL);
-    event_add(s.sigint, NULL);
+    struct net_shutdown *s = &net_shutdown_state;
+    s->base = base;
+    s->on_stop = on_stop;
+    s->arg = arg;
+    s->grace_ms = grace_ms;
+    s->sigterm = evsignal_new(base, SIGTERM, net_on_signal, s);
+    s->sigint = evsignal_new(base, SIGINT, net_on_signal, s);
+    event_add(s->sigterm, NULL);
+    event_add(s->sigint, NULL);
 }

@@ -39,5 +39,8 @@ int net_bev_is_tls(struct bufferevent *bev);
  * the loop after grace_ms if it has not ended on its own. */
 void net_on_shutdown(struct event_base *base, void (*on_stop)(void *arg), void *arg,
                      int grace_ms);
+/* Optional: after on_stop, the loop ends as soon as busy(arg) returns 0 (checked every
+ * 50 ms: sessions closed, no work in flight) instead of always waiting grace_ms. */
+void net_shutdown_when_idle(int (*busy)(void *arg), void *arg);
 
 #endif

@@ -53,6 +53,12 @@ static int ready(void *arg, char *reason, size_t len)
     return ldap_ok ? CONTROL_READY : CONTROL_NOT_READY;
 }
 
+static int busy(void *arg)
+{
+    (void)arg;
+    return workq_pending(workers) > 0;
+}
+
 static void on_stop(void *arg)
 {
     (void)arg;
@@ -79,6 +85,7 @@ int main(void)
     event_add(ping_timer, &every);
     ping_tick(-1, 0, NULL);
     net_on_shutdown(base, on_stop, NULL, 2000);
+    net_shutdown_when_idle(busy, NULL);
     log_emit(LOG_INFO, "service.started", NULL);
     event_base_dispatch(base);
     workq_destroy(workers);

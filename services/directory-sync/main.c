@@ -122,6 +122,12 @@ static void status(void *arg, json_t *st)
                                                 "last_error", last_load.error));
 }
 
+static int busy(void *arg)
+{
+    (void)arg;
+    return workq_pending(workers) > 0;
+}
+
 static void on_stop(void *arg)
 {
     (void)arg;
@@ -156,6 +162,7 @@ int main(void)
     event_add(refresh_timer, &every);
     refresh_tick(-1, 0, NULL);
     net_on_shutdown(base, on_stop, NULL, 2000);
+    net_shutdown_when_idle(busy, NULL);
     log_emit(LOG_INFO, "service.started", NULL);
     event_base_dispatch(base);
     workq_destroy(workers);

@@ -1,0 +1,479 @@
+/* lmtp_session: the LMTP state machine behind lmtp_session.h. Memory: one pool per
+ * session for the transaction in progress (MAIL..end of DATA, or RSET), cleared as it
+ * ends; the message itself lives in the DATA reader until it is stored. */
+#include "lmtp_session.h"
+#include "control/control.h"
+#include "log/log.h"
+#include "mailstore.h"
+#include "pool/pool.h"
+#include "smtpproto/smtpproto.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+
+struct lmtp_rcpt {
+    const char *address;
+    long long account_id;
+    struct lmtp_rcpt *next;
+};
+
+struct lmtp_session {
+    const struct lmtp_settings *cfg;
+    struct bufferevent *bev;
+    pool_t *tx;             /* the transaction's: cleared at its end */
+    char id[24];
+    char peer[64];
+    int lhlo_done;
+    const char *sender;     /* NULL: no MAIL yet */
+    struct lmtp_rcpt *rcpts, *rcpts_tail;
+    int nrcpts;
+    smtpproto_lines_t lines;
+    smtpproto_data_t *data; /* non-NULL while reading DATA */
+    int busy;               /* a worker holds the session */
+    int closing;            /* flush the output, then free */
+    int dead;               /* the peer went away while busy */
+    struct lmtp_session *prev, *next;
+};
+
+static struct lmtp_session *lmtp_sessions;
+static int lmtp_nsessions;
+static unsigned long lmtp_serial;
+
+static void lmtp_process(struct lmtp_session *s);
+
+static void lmtp_reply(struct lmtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void lmtp_reply(struct lmtp_session *s, const char *fmt, ...)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    va_list ap;
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(out, fmt, ap);
+    va_end(ap);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+static void lmtp_free(struct lmtp_session *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        lmtp_sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    lmtp_nsessions--;
+    metrics_set("lmtp_sessions", lmtp_nsessions);
+    smtpproto_data_free(s->data);
+    bufferevent_free(s->bev);
+    pool_destroy(s->tx);
+    free(s);
+}
+
+static void lmtp_reset(struct lmtp_session *s)
+{
+    smtpproto_data_free(s->data);
+    s->data = NULL;
+    s->sender = NULL;
+    s->rcpts = s->rcpts_tail = NULL;
+    s->nrcpts = 0;
+    pool_clear(s->tx);
+}
+
+static void lmtp_on_flushed(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    struct lmtp_session *s = arg;
+    if (s->closing && !s->busy)
+        lmtp_free(s);
+}
+
+/* Stops reading and frees the session once what it wrote has gone out. */
+static void lmtp_close(struct lmtp_session *s)
+{
+    s->closing = 1;
+    bufferevent_disable(s->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 && !s->busy)
+        lmtp_free(s);
+}
+
+/* ---- RCPT: resolve on a worker ---- */
+
+struct lmtp_rcpt_job {
+    struct lmtp_session *s;
+    const char *address, *local;
+    enum mailstore_status status;
+    long long account_id;
+};
+
+static void lmtp_rcpt_work(void *arg)
+{
+    struct lmtp_rcpt_job *j = arg;
+    j->status = mailstore_resolve(j->local, &j->account_id);
+}
+
+/* Ends a worker's hold on the session: frees it if the peer left, else reads on. */
+static void lmtp_release(struct lmtp_session *s)
+{
+    s->busy = 0;
+    if (s->dead) {
+        lmtp_free(s);
+        return;
+    }
+    if (s->closing) {
+        lmtp_close(s);
+        return;
+    }
+    bufferevent_enable(s->bev, EV_READ);
+    lmtp_process(s);
+}
+
+static void lmtp_rcpt_done(void *arg)
+{
+    struct lmtp_rcpt_job *j = arg;
+    struct lmtp_session *s = j->s;
+    if (!s->dead) {
+        if (j->status == MAILSTORE_OK) {
+            struct lmtp_rcpt *r = pool_zalloc(s->tx, sizeof(*r));
+            r->address = j->address;
+            r->account_id = j->account_id;
+            if (s->rcpts_tail)
+                s->rcpts_tail->next = r;
+            else
+                s->rcpts = r;
+            s->rcpts_tail = r;
+            s->nrcpts++;
+            lmtp_reply(s, "250 2.1.5 <%s> recipient ok", j->address);
+        } else if (j->status == MAILSTORE_UNKNOWN) {
+            log_emit(LOG_INFO, "lmtp.unknown_recipient", "session", s->id, "rcpt", j->address,
+                     NULL);
+            lmtp_reply(s, "550 5.1.1 <%s>: recipient unknown", j->address);
+        } else {
+            lmtp_reply(s, "451 4.3.0 <%s>: mailbox database unavailable, try again later",
+                       j->address);
+        }
+    }
+    lmtp_release(s);
+}
+
+/* ---- DATA: deliver on a worker ---- */
+
+struct lmtp_data_job {
+    struct lmtp_session *s;
+    pool_t *pool;
+    const char *msg;
+    size_t len;
+    struct mailstore_rcpt *rcpts;
+    size_t n;
+    int rc;
+};
+
+static void lmtp_data_work(void *arg)
+{
+    struct lmtp_data_job *j = arg;
+    j->rc = mailstore_deliver(j->pool, j->s->sender, j->msg, j->len, j->rcpts, j->n);
+}
+
+static void lmtp_data_done(void *arg)
+{
+    struct lmtp_data_job *j = arg;
+    struct lmtp_session *s = j->s;
+    char size[32];
+    snprintf(size, sizeof(size), "%zu", j->len);
+    for (size_t i = 0; i < j->n; i++) {
+        const char *rcpt = j->rcpts[i].address;
+        if (j->rcpts[i].status == MAILSTORE_OK) {
+            char uid[32];
+            snprintf(uid, sizeof(uid), "%lld", j->rcpts[i].uid);
+            log_emit(LOG_INFO, "lmtp.delivered", "session", s->id, "from", s->sender, "rcpt",
+                     rcpt, "mailbox", "INBOX", "uid", uid, "size", size, NULL);
+            metrics_add("lmtp_deliveries_total{result=\"delivered\"}", 1);
+            if (!s->dead)
+                lmtp_reply(s, "250 2.1.5 <%s> delivered", rcpt);
+        } else {
+            log_emit(LOG_WARN, "lmtp.deferred", "session", s->id, "rcpt", rcpt, "size", size,
+                     NULL);
+            metrics_add("lmtp_deliveries_total{result=\"deferred\"}", 1);
+            if (!s->dead)
+                lmtp_reply(s, "451 4.3.0 <%s> could not be stored, try again later", rcpt);
+        }
+    }
+    lmtp_reset(s);
+    lmtp_release(s);
+}
+
+static void lmtp_data_finished(struct lmtp_session *s)
+{
+    const char *refusal = smtpproto_data_refusal(s->data);
+    if (refusal) {
+        /* RFC 2033: even a refused message gets one reply per accepted recipient. */
+        for (struct lmtp_rcpt *r = s->rcpts; r; r = r->next)
+            lmtp_reply(s, "%s", refusal);
+        log_emit(LOG_INFO, "lmtp.refused", "session", s->id, "reason", refusal, NULL);
+        lmtp_reset(s);
+        return;
+    }
+    struct lmtp_data_job *j = pool_zalloc(s->tx, sizeof(*j));
+    j->s = s;
+    j->pool = s->tx;
+    j->msg = smtpproto_data_message(s->data, &j->len);
+    j->n = (size_t)s->nrcpts;
+    j->rcpts = pool_zalloc(s->tx, j->n * sizeof(*j->rcpts));
+    size_t i = 0;
+    for (struct lmtp_rcpt *r = s->rcpts; r; r = r->next, i++) {
+        j->rcpts[i].account_id = r->account_id;
+        j->rcpts[i].address = r->address;
+    }
+    s->busy = 1;
+    bufferevent_disable(s->bev, EV_READ);
+    if (workq_submit(s->cfg->workers, lmtp_data_work, lmtp_data_done, j) != 0) {
+        s->busy = 0;
+        for (i = 0; i < j->n; i++)
+            lmtp_reply(s, "421 4.3.2 <%s> service shutting down", j->rcpts[i].address);
+        lmtp_reset(s);
+        lmtp_close(s);
+    }
+}
+
+/* ---- commands ---- */
+
+static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
+{
+    smtpproto_command_t cmd;
+    const char *err = NULL;
+    if (smtpproto_parse(s->tx, line, len, &cmd, &err) != 0) {
+        lmtp_reply(s, "%s", err);
+        return;
+    }
+    switch (cmd.verb) {
+    case SMTPPROTO_LHLO:
+        s->lhlo_done = 1;
+        lmtp_reset(s);
+        lmtp_reply(s, "250-%s", s->cfg->hostname);
+        lmtp_reply(s, "250-PIPELINING");
+        lmtp_reply(s, "250-ENHANCEDSTATUSCODES");
+        lmtp_reply(s, "250-8BITMIME");
+        lmtp_reply(s, "250-SMTPUTF8");
+        lmtp_reply(s, "250 SIZE %llu", s->cfg->size_limit);
+        return;
+    case SMTPPROTO_HELO:
+    case SMTPPROTO_EHLO:
+        lmtp_reply(s, "500 5.5.1 This is LMTP: use LHLO");
+        return;
+    case SMTPPROTO_MAIL: {
+        if (!s->lhlo_done) {
+            lmtp_reply(s, "503 5.5.1 Send LHLO first");
+            return;
+        }
+        if (s->sender) {
+            lmtp_reply(s, "503 5.5.1 Nested MAIL command");
+            return;
+        }
+        smtpproto_mail_params_t mp;
+        if (smtpproto_mail_params(&cmd, s->cfg->size_limit, &mp, &err) != 0) {
+            lmtp_reply(s, "%s", err);
+            return;
+        }
+        s->sender = pool_strdup(s->tx, cmd.path);
+        lmtp_reply(s, "250 2.1.0 Sender ok");
+        return;
+    }
+    case SMTPPROTO_RCPT: {
+        if (!s->sender) {
+            lmtp_reply(s, "503 5.5.1 Need MAIL before RCPT");
+            return;
+        }
+        if (smtpproto_rcpt_params(&cmd, &err) != 0) {
+            lmtp_reply(s, "%s", err);
+            return;
+        }
+        if (!cmd.addr.local || !*cmd.path) {
+            lmtp_reply(s, "501 5.1.3 Bad recipient address syntax");
+            return;
+        }
+        if (s->nrcpts >= s->cfg->recipient_limit) {
+            lmtp_reply(s, "452 4.5.3 Too many recipients");
+            return;
+        }
+        struct lmtp_rcpt_job *j = pool_zalloc(s->tx, sizeof(*j));
+        j->s = s;
+        j->address = pool_strdup(s->tx, cmd.path);
+        j->local = pool_strdup(s->tx, cmd.addr.local);
+        s->busy = 1;
+        bufferevent_disable(s->bev, EV_READ);
+        if (workq_submit(s->cfg->workers, lmtp_rcpt_work, lmtp_rcpt_done, j) != 0) {
+            s->busy = 0;
+            lmtp_reply(s, "421 4.3.2 Service shutting down");
+            lmtp_close(s);
+        }
+        return;
+    }
+    case SMTPPROTO_DATA: {
+        if (!s->sender) {
+            lmtp_reply(s, "503 5.5.1 Need MAIL command");
+            return;
+        }
+        if (s->nrcpts == 0) {
+            lmtp_reply(s, "554 5.5.1 No valid recipients");
+            return;
+        }
+        smtpproto_data_opts_t o = {.size_limit = s->cfg->size_limit,
+                                   .header_limit = s->cfg->header_limit,
+                                   .bare_lf = s->cfg->bare_lf_reject ? SMTPPROTO_BARE_LF_REJECT
+                                                                     : SMTPPROTO_BARE_LF_NORMALISE};
+        s->data = smtpproto_data_new(&o);
+        lmtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+        return;
+    }
+    case SMTPPROTO_RSET:
+        lmtp_reset(s);
+        lmtp_reply(s, "250 2.0.0 Ok");
+        return;
+    case SMTPPROTO_NOOP:
+        lmtp_reply(s, "250 2.0.0 Ok");
+        return;
+    case SMTPPROTO_QUIT:
+        lmtp_reply(s, "221 2.0.0 Bye");
+        lmtp_close(s);
+        return;
+    case SMTPPROTO_VRFY:
+        lmtp_reply(s, "252 2.5.2 Send some mail, I'll try my best");
+        return;
+    case SMTPPROTO_HELP:
+        lmtp_reply(s, "214 2.0.0 LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY (RFC 2033)");
+        return;
+    case SMTPPROTO_BDAT:
+    case SMTPPROTO_STARTTLS:
+    case SMTPPROTO_AUTH:
+        lmtp_reply(s, "502 5.5.1 Command not implemented");
+        return;
+    }
+}
+
+/* Feeds buffered DATA bytes to the reader, segment by segment, without copying. */
+static void lmtp_feed_data(struct lmtp_session *s, struct evbuffer *in)
+{
+    struct evbuffer_iovec vec[16];
+    int n = evbuffer_peek(in, -1, NULL, vec, 16);
+    if (n > 16)
+        n = 16;
+    size_t total = 0;
+    for (int i = 0; i < n && !smtpproto_data_done(s->data); i++) {
+        size_t used = smtpproto_data_feed(s->data, vec[i].iov_base, vec[i].iov_len);
+        total += used;
+        if (used < vec[i].iov_len)
+            break;
+    }
+    evbuffer_drain(in, total);
+}
+
+static void lmtp_process(struct lmtp_session *s)
+{
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    while (!s->busy && !s->closing) {
+        size_t avail = evbuffer_get_length(in);
+        if (avail == 0)
+            break;
+        if (s->data) {
+            lmtp_feed_data(s, in);
+            if (!smtpproto_data_done(s->data))
+                break;
+            lmtp_data_finished(s);
+            continue;
+        }
+        size_t want = avail < 4096 ? avail : 4096;
+        const char *buf = (const char *)evbuffer_pullup(in, (ssize_t)want);
+        size_t linelen = 0, consumed = 0;
+        enum smtpproto_line r = smtpproto_lines_next(&s->lines, buf, want, &linelen, &consumed);
+        if (r == SMTPPROTO_LINE_OK) {
+            char *line = pool_strndup(s->tx, buf, linelen);
+            evbuffer_drain(in, consumed);
+            lmtp_command(s, line, linelen);
+        } else if (r == SMTPPROTO_LINE_TOO_LONG) {
+            evbuffer_drain(in, consumed);
+            lmtp_reply(s, "500 5.5.2 Line too long");
+        } else {
+            evbuffer_drain(in, consumed);
+            if (consumed == 0)
+                break;
+        }
+    }
+}
+
+static void lmtp_on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    lmtp_process(arg);
+}
+
+static void lmtp_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    struct lmtp_session *s = arg;
+    if (what & BEV_EVENT_TIMEOUT) {
+        log_emit(LOG_INFO, "lmtp.timeout", "session", s->id, NULL);
+        if (s->busy)
+            return; /* our own work is slow, not the client */
+        lmtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cfg->hostname);
+        lmtp_close(s);
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        if (s->data || s->sender)
+            log_emit(LOG_INFO, "lmtp.lost_connection", "session", s->id, NULL);
+        if (s->busy) {
+            s->dead = 1;
+            bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        } else {
+            lmtp_free(s);
+        }
+    }
+}
+
+void lmtp_session_start(const struct lmtp_settings *settings, struct bufferevent *bev,
+                        const char *peer)
+{
+    struct lmtp_session *s = calloc(1, sizeof(*s));
+    s->cfg = settings;
+    s->bev = bev;
+    s->tx = pool_create(0);
+    snprintf(s->id, sizeof(s->id), "L%lx%04lx", (unsigned long)time(NULL), ++lmtp_serial & 0xffff);
+    snprintf(s->peer, sizeof(s->peer), "%s", peer);
+    smtpproto_lines_init(&s->lines, SMTPPROTO_COMMAND_MAX);
+    s->next = lmtp_sessions;
+    if (lmtp_sessions)
+        lmtp_sessions->prev = s;
+    lmtp_sessions = s;
+    lmtp_nsessions++;
+    metrics_set("lmtp_sessions", lmtp_nsessions);
+    metrics_add("lmtp_connections_total", 1);
+    bufferevent_setcb(bev, lmtp_on_read, lmtp_on_flushed, lmtp_on_event, s);
+    struct timeval tv = {settings->command_timeout_s, 0};
+    bufferevent_set_timeouts(bev, &tv, &tv);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    log_emit(LOG_INFO, "lmtp.connect", "session", s->id, "client", s->peer, NULL);
+    lmtp_reply(s, "220 %s LMTP mailstack ready", settings->hostname);
+}
+
+int lmtp_session_count(void)
+{
+    return lmtp_nsessions;
+}
+
+void lmtp_session_close_all(void)
+{
+    struct lmtp_session *s = lmtp_sessions;
+    while (s) {
+        struct lmtp_session *next = s->next;
+        if (!s->busy && !s->closing) {
+            lmtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+            lmtp_close(s);
+        } else {
+            s->closing = 1;
+        }
+        s = next;
+    }
+}

@@ -1,0 +1,143 @@
+/* lmtp-store: the LMTP server (RFC 2033) that files mail into mailboxes in PostgreSQL, the
+ * seed's Cyrus lmtpd. Listens on TCP (MAILSTACK_LMTP_PORT) and, when MAILSTACK_LMTP_SOCKET
+ * is set, on a UNIX socket as the seed's lmtpunix does; serves the control API. /readyz
+ * reflects a PostgreSQL check made every few seconds on a worker. */
+#include "config/config.h"
+#include "control/control.h"
+#include "db/db.h"
+#include "lmtp_session.h"
+#include "log/log.h"
+#include "net/net.h"
+#include "workq/workq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static struct lmtp_settings settings;
+static workq_t *workers;
+static struct evconnlistener *tcp_listener, *unix_listener;
+static struct event *ping_timer;
+static int db_ok, ping_result, ping_running;
+
+static void on_accept(struct bufferevent *bev, const char *peer, int is_loopback, void *arg)
+{
+    (void)is_loopback;
+    (void)arg;
+    lmtp_session_start(&settings, bev, peer);
+}
+
+static void ping_work(void *arg)
+{
+    (void)arg;
+    PGconn *db = db_conn();
+    PGresult *r = db ? db_exec(db, "ping", "SELECT 1", 0, NULL) : NULL;
+    ping_result = r != NULL;
+    if (r)
+        PQclear(r);
+}
+
+static void ping_done(void *arg)
+{
+    (void)arg;
+    ping_running = 0;
+    if (db_ok != ping_result)
+        log_emit(ping_result ? LOG_INFO : LOG_WARN, ping_result ? "db.up" : "db.down", NULL);
+    db_ok = ping_result;
+}
+
+static void ping_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (!ping_running && workq_submit(workers, ping_work, ping_done, NULL) == 0)
+        ping_running = 1;
+}
+
+static int ready(void *arg, char *reason, size_t len)
+{
+    (void)arg;
+    if (!db_ok)
+        snprintf(reason, len, "postgresql unreachable");
+    return db_ok ? CONTROL_READY : CONTROL_NOT_READY;
+}
+
+static void status(void *arg, json_t *st)
+{
+    (void)arg;
+    json_object_set_new(st, "sessions", json_integer(lmtp_session_count()));
+}
+
+static int busy(void *arg)
+{
+    (void)arg;
+    return lmtp_session_count() > 0 || workq_pending(workers) > 0;
+}
+
+static void on_stop(void *arg)
+{
+    (void)arg;
+    if (tcp_listener)
+        evconnlistener_disable(tcp_listener);
+    if (unix_listener)
+        evconnlistener_disable(unix_listener);
+    event_del(ping_timer);
+    lmtp_session_close_all();
+}
+
+static void thread_end(void)
+{
+    db_close_thread();
+}
+
+int main(void)
+{
+    log_init("lmtp-store");
+    if (config_load() != 0)
+        return 1;
+    settings.hostname = config_str("MAILSTACK_HOSTNAME", "localhost");
+    settings.size_limit = (unsigned long long)config_size("MAILSTACK_MESSAGE_SIZE_LIMIT", 20971520);
+    settings.header_limit = (size_t)config_size("MAILSTACK_HEADER_SIZE_LIMIT", 102400);
+    settings.bare_lf_reject = config_bool("MAILSTACK_LMTP_REJECT_BARE_LF", 0);
+    settings.recipient_limit = (int)config_long("MAILSTACK_RECIPIENT_LIMIT", 1000);
+    settings.command_timeout_s = (int)config_long("MAILSTACK_COMMAND_TIME_LIMIT", 300);
+
+    struct event_base *base = net_base_new();
+    control_t *control = control_start(base, "lmtp-store", NULL,
+                                       config_port("MAILSTACK_LMTP_STORE_CONTROL_PORT", 8024));
+    if (!control)
+        return 1;
+    workers = workq_create(base, (int)config_long("MAILSTACK_LMTP_WORKERS", 4));
+    workq_on_thread_exit(workers, thread_end);
+    settings.workers = workers;
+    tcp_listener = net_listen_tcp(base, NULL, config_port("MAILSTACK_LMTP_PORT", 24), NULL,
+                                  on_accept, NULL);
+    if (!tcp_listener)
+        return 1;
+    const char *sock = config_str("MAILSTACK_LMTP_SOCKET", NULL);
+    if (sock && !(unix_listener = net_listen_unix(base, sock, on_accept, NULL)))
+        return 1;
+    control_set_ready(control, ready, NULL);
+    control_set_status(control, status, NULL);
+    metrics_describe("lmtp_deliveries_total", "counter", "Recipients delivered or deferred.");
+    metrics_describe("lmtp_sessions", "gauge", "LMTP sessions open now.");
+    metrics_describe("lmtp_connections_total", "counter", "LMTP connections accepted.");
+    ping_timer = event_new(base, -1, EV_PERSIST, ping_tick, NULL);
+    struct timeval every = {5, 0};
+    event_add(ping_timer, &every);
+    ping_tick(-1, 0, NULL);
+    net_on_shutdown(base, on_stop, NULL, (int)config_long("MAILSTACK_SHUTDOWN_GRACE_MS", 10000));
+    net_shutdown_when_idle(busy, NULL);
+    log_emit(LOG_INFO, "service.started", NULL);
+    event_base_dispatch(base);
+    workq_destroy(workers);
+    event_free(ping_timer);
+    if (tcp_listener)
+        evconnlistener_free(tcp_listener);
+    if (unix_listener)
+        evconnlistener_free(unix_listener);
+    control_stop(control);
+    event_base_free(base);
+    log_emit(LOG_INFO, "service.stopped", NULL);
+    return 0;
+}
