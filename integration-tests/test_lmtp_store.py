@@ -121,6 +121,28 @@ class LmtpStoreTest(unittest.TestCase):
         self.assertEqual(blobs, [["1"]])
         self.assertEqual(rows[1][0], rows[0][0] + 1)  # ascending UIDs in one INBOX
 
+    def test_large_message_intact_and_oversized_refused_per_recipient(self):
+        marker = secrets.token_hex(8)
+        line = (secrets.token_hex(40) + "\r\n").encode()
+        body = f"Subject: {marker}\r\n\r\n".encode() + line * 30000  # about 2.5 MB
+        lmtp = smtplib.LMTP("127.0.0.1", int(ENV["MAILSTACK_LMTP_PORT"]))
+        self.assertEqual(lmtp.sendmail("a@example.org", ["hurd@lmtp-store"], body), {})
+        lmtp.quit()
+        rows = message_rows(marker)
+        self.assertEqual(len(rows), 1)
+        self.assertTrue(rows[0][2].endswith(body))
+        # Over the seed's message_size_limit (20 MiB): each recipient hears 552 after the dot.
+        c = LmtpConn()
+        c.send(b"LHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<hurd@lmtp-store>\r\n"
+               b"RCPT TO:<cyrus@lmtp-store>\r\nDATA\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(5)], [250, 250, 250, 250, 354])
+        big = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 21600
+        c.send(big + b".\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(2)], [552, 552])
+        c.send(b"NOOP\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        c.close()
+
     def test_bad_input_gets_clear_errors(self):
         c = LmtpConn()
         c.send(b"HELO x\r\n")

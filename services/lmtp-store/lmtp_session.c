@@ -353,21 +353,26 @@ static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
     }
 }
 
-/* Feeds buffered DATA bytes to the reader, segment by segment, without copying. */
+/* Feeds all buffered DATA bytes to the reader, segment by segment, without copying,
+ * until the buffer is empty or the final dot was seen. */
 static void lmtp_feed_data(struct lmtp_session *s, struct evbuffer *in)
 {
-    struct evbuffer_iovec vec[16];
-    int n = evbuffer_peek(in, -1, NULL, vec, 16);
-    if (n > 16)
-        n = 16;
-    size_t total = 0;
-    for (int i = 0; i < n && !smtpproto_data_done(s->data); i++) {
-        size_t used = smtpproto_data_feed(s->data, vec[i].iov_base, vec[i].iov_len);
-        total += used;
-        if (used < vec[i].iov_len)
+    while (evbuffer_get_length(in) > 0 && !smtpproto_data_done(s->data)) {
+        struct evbuffer_iovec vec[16];
+        int n = evbuffer_peek(in, -1, NULL, vec, 16);
+        if (n > 16)
+            n = 16;
+        size_t total = 0;
+        int stopped = 0;
+        for (int i = 0; i < n && !stopped; i++) {
+            size_t used = smtpproto_data_feed(s->data, vec[i].iov_base, vec[i].iov_len);
+            total += used;
+            stopped = used < vec[i].iov_len || smtpproto_data_done(s->data);
+        }
+        evbuffer_drain(in, total);
+        if (total == 0)
             break;
     }
-    evbuffer_drain(in, total);
 }
 
 static void lmtp_process(struct lmtp_session *s)
