@@ -54,12 +54,16 @@ $(BUILD)/bin/$(1): $$($(1)_OBJS) $(LIB_A)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 
-# A unit-test binary: the test file, the objects of its directory except main.c, the library.
+# A unit-test binary: the test file, the objects of its directory except main.c and the
+# other tests, then the library.
+define test_rule
+$(BUILD)/tests/$(basename $(1)): $(BUILD)/$(basename $(1)).o $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(dir $(1))main.c $(wildcard $(dir $(1))*_test.c),$(wildcard $(dir $(1))*.c))) $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(CFLAGS) -o $$@ $$(filter %.o %.a,$$^) $(TEST_LDLIBS)
+endef
+$(foreach t,$(TEST_SRCS),$(eval $(call test_rule,$(t))))
+
 .SECONDARY:
-.SECONDEXPANSION:
-$(BUILD)/tests/%: $(BUILD)/%.o $$(patsubst %.c,$(BUILD)/%.o,$$(filter-out $$(dir $$*)main.c %_test.c,$$(wildcard $$(dir $$*)*.c))) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(TEST_LDLIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
