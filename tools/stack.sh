@@ -43,9 +43,14 @@ usage() {
 
 # --- processes -------------------------------------------------------------------------
 
-# A pid counts only while its process is alive and not a zombie (a zombie has no cmdline).
+# A pid counts only while its process is alive and not a zombie. The state is read from
+# /proc/PID/stat, not inferred from an empty cmdline: cmdline is also empty for a moment
+# while a just-started process execs, which made a healthy slapd look dead.
 alive() {
-	kill -0 "$1" 2>/dev/null && [ -n "$(tr -d '\0' <"/proc/$1/cmdline" 2>/dev/null)" ]
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) } # the state follows "(comm) ", and comm itself may contain ") "
+	[ -n "$stat" ] && [ "${stat:0:1}" != Z ]
 }
 
 # Prints the pid recorded in FILE if that process is alive and its command line contains
@@ -430,12 +435,28 @@ init_pg() {
 	echo "include_if_exists = 'mailstack.conf'" >>"$PGD/data/postgresql.conf"
 }
 
+# A postmaster that died (kill -9, OOM) stays a zombie until init reaps it, which takes
+# 1-2 s under some container inits; PostgreSQL takes the zombie's pid in postmaster.pid for
+# a running server and refuses to start. Deleting the file would skip PostgreSQL's own
+# check for orphaned backends, so wait for the reaping instead.
+wait_for_dead_postmaster() {
+	local pid i
+	[ -s "$PGD/data/postmaster.pid" ] || return 0
+	pid=$(head -n1 "$PGD/data/postmaster.pid")
+	[[ $pid =~ ^[0-9]+$ ]] || return 0
+	for ((i = 0; i < 100; i++)); do
+		{ [ -e "/proc/$pid" ] && ! alive "$pid"; } || return 0
+		sleep 0.2
+	done
+}
+
 start_pg() {
 	local bindir sockdir=$PGD/sock
 	if pg_pid >/dev/null; then
 		return 0
 	fi
 	bindir=$(pg_bindir)
+	wait_for_dead_postmaster
 	prepare_pg_dir
 	# A Unix socket path is limited to 107 bytes; clients here use TCP anyway.
 	[ ${#sockdir} -gt 90 ] && sockdir=

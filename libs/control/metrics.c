@@ -102,7 +102,8 @@ static int metrics_cmp(const void *a, const void *b)
 void metrics_render(struct evbuffer *out)
 {
     pthread_mutex_lock(&metrics_lock);
-    qsort(metrics, metrics_n, sizeof(*metrics), metrics_cmp);
+    if (metrics_n) /* qsort(NULL, 0, ...) is undefined behaviour */
+        qsort(metrics, metrics_n, sizeof(*metrics), metrics_cmp);
     const char *last = NULL;
     size_t last_len = 0;
     for (size_t i = 0; i < metrics_n; i++) {

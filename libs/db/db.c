@@ -1,5 +1,7 @@
 /* db: per-thread PostgreSQL connections behind db.h. A thread-local PGconn needs no lock,
- * and a broken one is dropped and reopened on the next db_conn(). */
+ * and a broken one is dropped and reopened on the next db_conn(), never earlier: callers
+ * still hold the handle after a failed statement (to roll back), so freeing it on the
+ * failure itself would leave them a dangling pointer. */
 #include "db/db.h"
 #include "config/config.h"
 #include "log/log.h"
@@ -38,14 +40,6 @@ PGconn *db_conn(void)
     return c;
 }
 
-void db_check(PGconn *conn)
-{
-    if (conn && conn == db_thread && PQstatus(conn) != CONNECTION_OK) {
-        PQfinish(db_thread);
-        db_thread = NULL;
-    }
-}
-
 void db_close_thread(void)
 {
     if (db_thread)
@@ -53,10 +47,11 @@ void db_close_thread(void)
     db_thread = NULL;
 }
 
-PGresult *db_exec_bin(PGconn *conn, const char *what, const char *sql, int n,
-                      const char *const *params, const int *lengths, const int *formats)
+PGresult *db_query(PGconn *conn, const char *what, const char *sql, int n,
+                   const char *const *params, const int *lengths, const int *formats,
+                   int binary_result)
 {
-    PGresult *r = PQexecParams(conn, sql, n, NULL, params, lengths, formats, 0);
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, lengths, formats, binary_result);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
@@ -66,8 +61,13 @@ PGresult *db_exec_bin(PGconn *conn, const char *what, const char *sql, int n,
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     log_emit(LOG_ERROR, "db.query_failed", "query", what, "sqlstate", state, "error", err, NULL);
     PQclear(r);
-    db_check(conn);
     return NULL;
+}
+
+PGresult *db_exec_bin(PGconn *conn, const char *what, const char *sql, int n,
+                      const char *const *params, const int *lengths, const int *formats)
+{
+    return db_query(conn, what, sql, n, params, lengths, formats, 0);
 }
 
 PGresult *db_exec(PGconn *conn, const char *what, const char *sql, int n,

@@ -9,18 +9,20 @@
 
 /* This thread's connection, or NULL when PostgreSQL cannot be reached (logged). */
 PGconn *db_conn(void);
-/* Call after a failed statement: drops the connection if it is broken. */
-void db_check(PGconn *conn);
 void db_close_thread(void);
 
 /* PQexecParams in text format with n string params (NULL = SQL NULL). Returns the result
- * or NULL on error (error text logged with `what`, connection checked). The caller
+ * or NULL on error (error text logged with `what`). The caller
  * PQclear()s a non-NULL result. */
 PGresult *db_exec(PGconn *conn, const char *what, const char *sql, int n,
                   const char *const *params);
 /* The same with explicit lengths and formats, for binary parameters (bytea). */
 PGresult *db_exec_bin(PGconn *conn, const char *what, const char *sql, int n,
                       const char *const *params, const int *lengths, const int *formats);
+/* The general form: binary_result 1 asks for results in binary format. */
+PGresult *db_query(PGconn *conn, const char *what, const char *sql, int n,
+                   const char *const *params, const int *lengths, const int *formats,
+                   int binary_result);
 int db_begin(PGconn *conn);     /* 0 or -1 */
 int db_commit(PGconn *conn);    /* 0 or -1 */
 void db_rollback(PGconn *conn);

@@ -135,7 +135,5 @@ int imapproto_needs_literal(const void *s, size_t len);
 /* s as a quoted string, or as a literal "{n}\r\n" + bytes when it needs one; the result
  * lives in pool, *outlen is its length (a literal may hold NUL bytes). */
 char *imapproto_string(pool_t *pool, const void *s, size_t len, size_t *outlen);
-/* The same for a NUL-terminated s, NULL giving NIL. */
-char *imapproto_nstring(pool_t *pool, const char *s, size_t *outlen);
 
 #endif

@@ -25,6 +25,8 @@ struct evconnlistener *net_listen_tcp(struct event_base *base, const char *addr,
                                       SSL_CTX *tls, net_accept_fn fn, void *arg);
 struct evconnlistener *net_listen_unix(struct event_base *base, const char *path,
                                        net_accept_fn fn, void *arg);
+/* Closes a listener made by net_listen_* and frees what net keeps for it. NULL is fine. */
+void net_listener_free(struct evconnlistener *l);
 
 /* A server TLS context from PEM files; NULL (and logged) when they cannot be loaded. */
 SSL_CTX *net_tls_server_ctx(const char *cert_file, const char *key_file);

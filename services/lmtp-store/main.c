@@ -133,9 +133,9 @@ int main(void)
     workq_destroy(workers);
     event_free(ping_timer);
     if (tcp_listener)
-        evconnlistener_free(tcp_listener);
+        net_listener_free(tcp_listener);
     if (unix_listener)
-        evconnlistener_free(unix_listener);
+        net_listener_free(unix_listener);
     control_stop(control);
     event_base_free(base);
     log_emit(LOG_INFO, "service.stopped", NULL);
