@@ -550,7 +550,11 @@ print_summary() {
 	echo "  demo user hurd / $MAILSTACK_DEMO_PASSWORD (hurd@ and youngbong@$DOMAIN), admin cyrus"
 	echo "  settings: . $ENVFILE    logs: $LOG/"
 	echo "  first mail: swaks --server 127.0.0.1:$MAILSTACK_SMTP_PORT --to hurd@$DOMAIN --from foo@example.org"
-	echo "  stop: $0 stop $DIR"
+	if [ "$DIR" = "$(cd "$REPO" && pwd -P)/var" ]; then
+		echo "  stop: make stop"
+	else
+		echo "  stop: $0 stop $DIR"
+	fi
 }
 
 cmd_start() {
