@@ -81,7 +81,9 @@ def main():
             problems.append(f"tools/stack.sh start failed (exit {start.returncode})")
         else:
             stack.load(stack_dir, env)
-            suite = unittest.defaultTestLoader.discover(str(HERE), pattern="test_*.py",
+            # `run.py test_lmtp*.py` runs a subset while working on one part.
+            pattern = sys.argv[1] if len(sys.argv) > 1 else "test_*.py"
+            suite = unittest.defaultTestLoader.discover(str(HERE), pattern=pattern,
                                                         top_level_dir=str(HERE))
             result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
             bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)

@@ -39,7 +39,11 @@ XMAIL_OBJECT_CLASS = ("1.3.6.1.4.1.7290.2.2.1", "xMail",
 # The migrated tables and their exact columns (other services are written against them).
 TABLE_COLUMNS = {
     "accounts": {"account_id", "entry_uuid", "dn", "uid", "maildrop", "display_name",
-                 "quota_kb", "created_at", "updated_at"},
+                 "quota_kb", "created_at", "updated_at", "domain"},
+    "mail_groups": {"group_id", "entry_uuid", "dn", "domain", "updated_at"},
+    "group_addresses": {"group_id", "localpart"},
+    "group_members": {"group_id", "member_dn", "member_address"},
+    "mail_aliases": {"domain", "name", "targets"},
     "account_addresses": {"account_id", "localpart"},
     "directory_state": {"key", "value"},
     "mailboxes": {"account_id", "mailbox_id", "name", "uidvalidity", "uidnext",
