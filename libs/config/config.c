@@ -148,3 +148,36 @@ int config_is_local_domain(const char *domain)
         return 1;
     return config_list_has("MAILSTACK_DOMAINS", domain);
 }
+
+int config_domain_base(const char *domain, char *out, size_t outlen)
+{
+    const char *list = config_str("MAILSTACK_LDAP_DOMAIN_BASES", NULL);
+    size_t dlen = domain ? strlen(domain) : 0;
+    if (!list || !dlen)
+        return 0;
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ';');
+        if (!end)
+            end = p + strlen(p);
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        const char *key_end = eq;
+        while (key_end && key_end > p && isspace((unsigned char)key_end[-1]))
+            key_end--;
+        if (eq && (size_t)(key_end - p) == dlen && strncasecmp(p, domain, dlen) == 0) {
+            const char *b = eq + 1, *e = end;
+            while (b < e && isspace((unsigned char)*b))
+                b++;
+            while (e > b && isspace((unsigned char)e[-1]))
+                e--;
+            if (b == e || (size_t)(e - b) >= outlen)
+                return 0;
+            memcpy(out, b, (size_t)(e - b));
+            out[e - b] = 0;
+            return 1;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}

@@ -22,5 +22,10 @@ int config_list_has(const char *name, const char *value);
 /* 1 when `domain` is one we receive mail for: MAILSTACK_DOMAIN (default example.test) or
  * one of the comma-separated MAILSTACK_DOMAINS. */
 int config_is_local_domain(const char *domain);
+/* Virtual hosting: MAILSTACK_LDAP_DOMAIN_BASES="other.test=ou=other,dc=example,dc=test;..."
+ * gives a domain its own LDAP base (';' separates, since DNs hold ',' and '='). Returns 1
+ * and copies the base into out when `domain` has one, else 0 (the domain uses the shared
+ * base, MAILSTACK_LDAP_USER_BASE). */
+int config_domain_base(const char *domain, char *out, size_t outlen);
 
 #endif

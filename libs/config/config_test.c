@@ -77,6 +77,25 @@ static void test_lists_and_domains(void)
     CU_ASSERT_FALSE(config_list_has("MAILSTACK_DOMAINS", ""));
 }
 
+static void test_domain_bases(void)
+{
+    char base[128];
+    unsetenv("MAILSTACK_LDAP_DOMAIN_BASES");
+    CU_ASSERT_FALSE(config_domain_base("other.test", base, sizeof(base)));
+    setenv("MAILSTACK_LDAP_DOMAIN_BASES",
+           "other.test=ou=other,dc=example,dc=test; Third.Example = dc=third,dc=example ;x.test=",
+           1);
+    CU_ASSERT_TRUE(config_domain_base("other.test", base, sizeof(base)));
+    CU_ASSERT_STRING_EQUAL(base, "ou=other,dc=example,dc=test");
+    CU_ASSERT_TRUE(config_domain_base("third.example", base, sizeof(base)));
+    CU_ASSERT_STRING_EQUAL(base, "dc=third,dc=example");
+    CU_ASSERT_FALSE(config_domain_base("x.test", base, sizeof(base)));      /* empty base */
+    CU_ASSERT_FALSE(config_domain_base("other.tes", base, sizeof(base)));
+    CU_ASSERT_FALSE(config_domain_base("example.test", base, sizeof(base)));
+    CU_ASSERT_FALSE(config_domain_base("other.test", base, 8));             /* too long */
+    unsetenv("MAILSTACK_LDAP_DOMAIN_BASES");
+}
+
 int main(void)
 {
     log_init("config_test");
@@ -86,6 +105,7 @@ int main(void)
         {"sizes and booleans", test_sizes_and_bools},
         {"file does not override env", test_file_does_not_override_env},
         {"lists and local domains", test_lists_and_domains},
+        {"per-domain LDAP bases", test_domain_bases},
         {NULL, NULL},
     };
     return testkit_run("config", cases);
