@@ -96,6 +96,68 @@ class LmtpStoreTest(unittest.TestCase):
         rows = message_rows(marker)
         self.assertEqual(sorted(r[1] for r in rows), ["cyrus", "hurd"])
 
+    def test_bdat_chunks_one_reply_per_recipient(self):
+        """CHUNKING (RFC 3030): chunks taken as they are (a lone dot line is content, a
+        CRLF may straddle two chunks), 250 per chunk, one reply per recipient after LAST."""
+        marker = secrets.token_hex(8)
+        body = (f"Subject: {marker}\r\n\r\n.\r\n..two dots stay\r\n"
+                f"채림\r\n").encode()
+        first, second = body[:len(body) - 9], body[len(body) - 9:]
+        c = LmtpConn()
+        c.send(b"LHLO test.example\r\n")
+        code, lines = c.reply()
+        self.assertIn("CHUNKING", "\n".join(lines))
+        c.send(b"MAIL FROM:<sender@example.org>\r\nRCPT TO:<hurd@lmtp-store>\r\n"
+               b"RCPT TO:<nobody@lmtp-store>\r\nRCPT TO:<cyrus@lmtp-store>\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(4)], [250, 250, 550, 250])
+        # Pipelined: both BDATs and a NOOP after them in one write.
+        c.send(b"BDAT %d\r\n" % len(first) + first + b"BDAT %d LAST\r\n" % len(second)
+               + second + b"NOOP\r\n")
+        code, lines = c.reply()
+        self.assertEqual(code, 250)
+        self.assertIn(f"{len(first)} octets", lines[0])
+        replies = [c.reply(), c.reply()]
+        self.assertEqual([r[0] for r in replies], [250, 250])
+        self.assertIn("hurd@lmtp-store", replies[0][1][0])
+        self.assertIn("cyrus@lmtp-store", replies[1][1][0])
+        self.assertEqual(c.reply()[0], 250)  # the NOOP: the stream stayed in step
+        rows = message_rows(marker)
+        self.assertEqual(sorted(r[1] for r in rows), ["cyrus", "hurd"])
+        for _, _, data, _ in rows:
+            self.assertTrue(data.endswith(body), data)
+        # A refused BDAT still has its bytes read: they never run as commands.
+        c.send(b"RSET\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        evil = b"QUIT\r\n"
+        c.send(b"BDAT %d LAST\r\n" % len(evil) + evil + b"NOOP\r\n")
+        self.assertEqual(c.reply()[0], 503)
+        self.assertEqual(c.reply()[0], 250)
+        # DATA after BDAT in one transaction is refused; a bad size is a syntax error.
+        c.send(b"MAIL FROM:<>\r\nRCPT TO:<hurd@lmtp-store>\r\nBDAT 2\r\nabDATA\r\n"
+               b"BDAT x\r\nRSET\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(6)], [250, 250, 250, 503, 501, 250])
+        c.send(b"QUIT\r\n")
+        self.assertEqual(c.reply()[0], 221)
+        c.close()
+
+    def test_bdat_over_the_size_limit_is_refused_per_recipient(self):
+        limit = int(ENV.get("MAILSTACK_MESSAGE_SIZE_LIMIT", "20971520"))
+        c = LmtpConn()
+        c.send(b"LHLO test.example\r\nMAIL FROM:<a@example.org>\r\n"
+               b"RCPT TO:<hurd@lmtp-store>\r\nRCPT TO:<cyrus@lmtp-store>\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(4)], [250, 250, 250, 250])
+        chunk = b"x" * (1 << 20)
+        n = limit // len(chunk) + 1
+        for i in range(n):
+            c.send(b"BDAT %d%s\r\n" % (len(chunk), b" LAST" if i == n - 1 else b"") + chunk)
+        for _ in range(n - 1):
+            self.assertEqual(c.reply()[0], 250)
+        replies = [c.reply(), c.reply()]
+        self.assertEqual([r[0] for r in replies], [552, 552], replies)
+        c.send(b"QUIT\r\n")
+        self.assertEqual(c.reply()[0], 221)
+        c.close()
+
     def test_bytes_kept_exactly_and_body_stored_once(self):
         marker = secrets.token_hex(8)
         # Raw UTF-8 headers as in the seed's test mail, a line that needs dot-stuffing on

@@ -24,6 +24,8 @@ enum smtpproto_data_state {
 
 struct smtpproto_data {
     smtpproto_data_opts_t opts;
+    int chunked;           /* BDAT: bytes taken as they are, the caller ends the message */
+    int after_cr;          /* chunked: the last byte fed was a CR */
     enum smtpproto_data_state st;
     int bol_strong;        /* the current line start follows a real CRLF */
     int in_header;
@@ -189,6 +191,68 @@ size_t smtpproto_data_feed(smtpproto_data_t *d, const char *buf, size_t len)
         }
     }
     return i;
+}
+
+smtpproto_data_t *smtpproto_data_new_chunked(const smtpproto_data_opts_t *opts)
+{
+    smtpproto_data_t *d = smtpproto_data_new(opts);
+    d->chunked = 1;
+    return d;
+}
+
+/* BDAT content is not dot-stuffed and has no end marker, so only the line structure is
+ * tracked here (header end, long lines, bare LF); a CR may end one chunk and its LF
+ * start the next. */
+size_t smtpproto_data_feed_chunk(smtpproto_data_t *d, const char *buf, size_t len,
+                                 unsigned long long *remaining)
+{
+    size_t n = len < *remaining ? len : (size_t)*remaining;
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = buf[i];
+        if (c != '\n') {
+            d->after_cr = c == '\r';
+            if (c != '\r')
+                d->line_len++;
+            continue;
+        }
+        int bare = !d->after_cr;
+        d->after_cr = 0;
+        if (d->line_len + 2 > SMTPPROTO_TEXT_LINE_MAX)
+            d->flags |= SMTPPROTO_DATA_LONG_LINE;
+        if (d->in_header) {
+            if (d->line_len == 0)
+                d->in_header = 0;
+            else
+                smtpproto_data_header(d, d->line_len + 2);
+        }
+        d->line_len = 0;
+        if (bare) {
+            d->flags |= SMTPPROTO_DATA_BARE_LF;
+            /* Stored messages are CRLF throughout, as with DATA's NORMALISE. */
+            smtpproto_data_append(d, buf + start, i - start);
+            smtpproto_data_append(d, "\r\n", 2);
+            d->seen--; /* the inserted CR was not sent */
+            start = i + 1;
+        }
+    }
+    smtpproto_data_append(d, buf + start, n - start);
+    if (d->in_header && d->line_len + d->header_bytes > d->opts.header_limit)
+        d->flags |= SMTPPROTO_DATA_HEADER_TOO_BIG; /* an endless first line */
+    *remaining -= n;
+    return n;
+}
+
+void smtpproto_data_finish(smtpproto_data_t *d)
+{
+    if (d->line_len + 2 > SMTPPROTO_TEXT_LINE_MAX)
+        d->flags |= SMTPPROTO_DATA_LONG_LINE;
+    d->st = SMTPPROTO_ST_DONE;
+}
+
+int smtpproto_data_is_chunked(const smtpproto_data_t *d)
+{
+    return d->chunked;
 }
 
 int smtpproto_data_done(const smtpproto_data_t *d)

@@ -120,6 +120,15 @@ unsigned smtpproto_data_flags(const smtpproto_data_t *d);
 const char *smtpproto_data_message(const smtpproto_data_t *d, size_t *len);
 /* Total message size seen, including what was discarded past the limit. */
 unsigned long long smtpproto_data_seen(const smtpproto_data_t *d);
+/* BDAT (RFC 3030 CHUNKING): a reader with the same limits and refusals, fed the bytes of
+ * each chunk as they are (no dot-stuffing, no end marker; a bare LF is stored as CRLF
+ * and flagged like DATA's). feed_chunk consumes at most *remaining bytes and lowers it;
+ * finish marks the message complete after the LAST chunk. */
+smtpproto_data_t *smtpproto_data_new_chunked(const smtpproto_data_opts_t *opts);
+size_t smtpproto_data_feed_chunk(smtpproto_data_t *d, const char *buf, size_t len,
+                                 unsigned long long *remaining);
+void smtpproto_data_finish(smtpproto_data_t *d);
+int smtpproto_data_is_chunked(const smtpproto_data_t *d);
 /* The reply refusing the finished message (size, header size, bare LF under REJECT), or
  * NULL when it may be accepted. */
 const char *smtpproto_data_refusal(const smtpproto_data_t *d);

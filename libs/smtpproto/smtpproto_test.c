@@ -470,6 +470,85 @@ static void test_data_8bit_kept(void)
     smtpproto_data_free(d);
 }
 
+/* Feeds one BDAT chunk in pieces of `piece` bytes; returns what the reader left of it. */
+static unsigned long long feed_chunk(smtpproto_data_t *d, const char *in, size_t len,
+                                     size_t piece)
+{
+    unsigned long long remaining = len;
+    size_t off = 0;
+    while (off < len) {
+        size_t n = piece && len - off > piece ? piece : len - off;
+        size_t used = smtpproto_data_feed_chunk(d, in + off, n, &remaining);
+        CU_ASSERT_EQUAL(used, n);
+        off += used;
+    }
+    return remaining;
+}
+
+static void test_bdat_chunks(void)
+{
+    /* Dots are content in BDAT; a CRLF split across chunks is still one line end. */
+    const char *c1 = "Subject: x\r\n\r\n.\r\n..dots stay\r";
+    const char *c2 = "\nend\r\n";
+    for (size_t piece = 0; piece < 4; piece++) {
+        smtpproto_data_t *d = smtpproto_data_new_chunked(&opts);
+        CU_ASSERT(smtpproto_data_is_chunked(d));
+        CU_ASSERT_EQUAL(feed_chunk(d, c1, strlen(c1), piece), 0);
+        CU_ASSERT_FALSE(smtpproto_data_done(d));
+        CU_ASSERT_EQUAL(feed_chunk(d, c2, strlen(c2), piece), 0);
+        smtpproto_data_finish(d);
+        CU_ASSERT(smtpproto_data_done(d));
+        CU_ASSERT(message_is(d, "Subject: x\r\n\r\n.\r\n..dots stay\r\nend\r\n"));
+        CU_ASSERT_EQUAL(smtpproto_data_flags(d), 0);
+        CU_ASSERT_PTR_NULL(smtpproto_data_refusal(d));
+        smtpproto_data_free(d);
+    }
+    /* A chunk never takes more than its size: the rest is the next command. */
+    smtpproto_data_t *d = smtpproto_data_new_chunked(&opts);
+    unsigned long long remaining = 3;
+    CU_ASSERT_EQUAL(smtpproto_data_feed_chunk(d, "abcQUIT\r\n", 9, &remaining), 3);
+    CU_ASSERT_EQUAL(remaining, 0);
+    smtpproto_data_finish(d);
+    CU_ASSERT(message_is(d, "abc"));
+    smtpproto_data_free(d);
+}
+
+static void test_bdat_limits(void)
+{
+    /* A bare LF is flagged (refused under REJECT) and stored as CRLF. */
+    smtpproto_data_t *d = smtpproto_data_new_chunked(&opts);
+    feed_chunk(d, "A: b\n\nbody\n", 11, 0);
+    smtpproto_data_finish(d);
+    CU_ASSERT(message_is(d, "A: b\r\n\r\nbody\r\n"));
+    CU_ASSERT_EQUAL(smtpproto_data_seen(d), 11);
+    CU_ASSERT(smtpproto_data_flags(d) & SMTPPROTO_DATA_BARE_LF);
+    CU_ASSERT_PTR_NOT_NULL(smtpproto_data_refusal(d));
+    smtpproto_data_free(d);
+
+    /* Over the size limit: counted, dropped, refused with 552. */
+    smtpproto_data_opts_t small = {16, 8, SMTPPROTO_BARE_LF_NORMALISE};
+    d = smtpproto_data_new_chunked(&small);
+    feed_chunk(d, "\r\n0123456789", 12, 0);
+    feed_chunk(d, "0123456789", 10, 0);
+    smtpproto_data_finish(d);
+    CU_ASSERT_EQUAL(smtpproto_data_seen(d), 22);
+    CU_ASSERT(smtpproto_data_flags(d) & SMTPPROTO_DATA_TOO_BIG);
+    CU_ASSERT_STRING_EQUAL(smtpproto_data_refusal(d), "552 5.3.4 Message size exceeds fixed limit");
+    smtpproto_data_free(d);
+
+    /* A header section over its limit, even as one endless line. */
+    smtpproto_data_opts_t hdr = {1 << 20, 8, SMTPPROTO_BARE_LF_NORMALISE};
+    d = smtpproto_data_new_chunked(&hdr);
+    feed_chunk(d, "X-Long: 0123456789", 18, 0);
+    CU_ASSERT(smtpproto_data_flags(d) & SMTPPROTO_DATA_HEADER_TOO_BIG);
+    smtpproto_data_free(d);
+    d = smtpproto_data_new_chunked(&hdr);
+    const char *late = "A: 1\r\n\r\nX-Not-A-Header-Now: 0123456789\r\n";
+    feed_chunk(d, late, strlen(late), 0);
+    CU_ASSERT_FALSE(smtpproto_data_flags(d) & SMTPPROTO_DATA_HEADER_TOO_BIG);
+    smtpproto_data_free(d);
+}
+
 int main(void)
 {
     static const testkit_case_t cases[] = {
@@ -486,6 +565,8 @@ int main(void)
         {"DATA: size limit", test_data_size_limit},
         {"DATA: header limit and long lines", test_data_header_limit_and_long_lines},
         {"DATA: 8-bit and UTF-8 bytes kept", test_data_8bit_kept},
+        {"BDAT: chunks taken as they are", test_bdat_chunks},
+        {"BDAT: bare LF, size and header limits", test_bdat_limits},
         {NULL, NULL},
     };
     return testkit_run("smtpproto", cases);

@@ -32,7 +32,12 @@ struct lmtp_session {
     struct lmtp_rcpt *rcpts, *rcpts_tail;
     int nrcpts;
     smtpproto_lines_t lines;
-    smtpproto_data_t *data; /* non-NULL while reading DATA */
+    smtpproto_data_t *data; /* non-NULL while reading DATA, or from the first BDAT on */
+    /* BDAT: the chunk being read. A refused chunk is still read (RFC 3030: its bytes
+     * are not commands), then answered with chunk_refusal. */
+    int in_chunk, chunk_last;
+    unsigned long long chunk_size, chunk_left;
+    const char *chunk_refusal;
     int busy;               /* a worker holds the session */
     int closing;            /* flush the output, then free */
     int dead;               /* the peer went away while busy */
@@ -77,6 +82,8 @@ static void lmtp_reset(struct lmtp_session *s)
 {
     smtpproto_data_free(s->data);
     s->data = NULL;
+    s->in_chunk = 0;
+    s->chunk_refusal = NULL;
     s->sender = NULL;
     s->rcpts = s->rcpts_tail = NULL;
     s->nrcpts = 0;
@@ -257,6 +264,7 @@ static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
         lmtp_reply(s, "250-ENHANCEDSTATUSCODES");
         lmtp_reply(s, "250-8BITMIME");
         lmtp_reply(s, "250-SMTPUTF8");
+        lmtp_reply(s, "250-CHUNKING");
         lmtp_reply(s, "250 SIZE %llu", s->cfg->size_limit);
         return;
     case SMTPPROTO_HELO:
@@ -312,6 +320,10 @@ static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
         return;
     }
     case SMTPPROTO_DATA: {
+        if (s->data) {
+            lmtp_reply(s, "503 5.5.1 DATA cannot follow BDAT; send RSET");
+            return;
+        }
         if (!s->sender) {
             lmtp_reply(s, "503 5.5.1 Need MAIL command");
             return;
@@ -328,6 +340,23 @@ static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
         lmtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
         return;
     }
+    case SMTPPROTO_BDAT:
+        s->in_chunk = 1;
+        s->chunk_size = s->chunk_left = cmd.chunk_size;
+        s->chunk_last = cmd.last;
+        if (!s->sender) {
+            s->chunk_refusal = "503 5.5.1 Need MAIL command";
+        } else if (s->nrcpts == 0) {
+            s->chunk_refusal = "554 5.5.1 No valid recipients";
+        } else if (!s->data) {
+            smtpproto_data_opts_t o = {.size_limit = s->cfg->size_limit,
+                                       .header_limit = s->cfg->header_limit,
+                                       .bare_lf = s->cfg->bare_lf_reject
+                                                      ? SMTPPROTO_BARE_LF_REJECT
+                                                      : SMTPPROTO_BARE_LF_NORMALISE};
+            s->data = smtpproto_data_new_chunked(&o);
+        }
+        return;
     case SMTPPROTO_RSET:
         lmtp_reset(s);
         lmtp_reply(s, "250 2.0.0 Ok");
@@ -343,9 +372,8 @@ static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
         lmtp_reply(s, "252 2.5.2 Send some mail, I'll try my best");
         return;
     case SMTPPROTO_HELP:
-        lmtp_reply(s, "214 2.0.0 LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY (RFC 2033)");
+        lmtp_reply(s, "214 2.0.0 LHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY (RFC 2033)");
         return;
-    case SMTPPROTO_BDAT:
     case SMTPPROTO_STARTTLS:
     case SMTPPROTO_AUTH:
         lmtp_reply(s, "502 5.5.1 Command not implemented");
@@ -375,14 +403,58 @@ static void lmtp_feed_data(struct lmtp_session *s, struct evbuffer *in)
     }
 }
 
+/* Reads what has arrived of the current BDAT chunk; 1 when the chunk is complete. */
+static int lmtp_feed_chunk(struct lmtp_session *s, struct evbuffer *in)
+{
+    while (s->chunk_left > 0 && evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec vec[16];
+        int n = evbuffer_peek(in, -1, NULL, vec, 16);
+        if (n > 16)
+            n = 16;
+        size_t total = 0;
+        for (int i = 0; i < n && s->chunk_left > 0; i++) {
+            size_t len = vec[i].iov_len;
+            if (s->chunk_refusal) {
+                size_t take = len < s->chunk_left ? len : (size_t)s->chunk_left;
+                s->chunk_left -= take;
+                total += take;
+            } else {
+                total += smtpproto_data_feed_chunk(s->data, vec[i].iov_base, len, &s->chunk_left);
+            }
+        }
+        evbuffer_drain(in, total);
+    }
+    return s->chunk_left == 0;
+}
+
+static void lmtp_chunk_end(struct lmtp_session *s)
+{
+    s->in_chunk = 0;
+    if (s->chunk_refusal) {
+        lmtp_reply(s, "%s", s->chunk_refusal);
+        s->chunk_refusal = NULL;
+    } else if (s->chunk_last) {
+        smtpproto_data_finish(s->data);
+        lmtp_data_finished(s);
+    } else {
+        lmtp_reply(s, "250 2.0.0 %llu octets received", s->chunk_size);
+    }
+}
+
 static void lmtp_process(struct lmtp_session *s)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
     while (!s->busy && !s->closing) {
+        if (s->in_chunk) {
+            if (!lmtp_feed_chunk(s, in))
+                break;
+            lmtp_chunk_end(s);
+            continue;
+        }
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
             break;
-        if (s->data) {
+        if (s->data && !smtpproto_data_is_chunked(s->data)) {
             lmtp_feed_data(s, in);
             if (!smtpproto_data_done(s->data))
                 break;
