@@ -52,6 +52,13 @@ TABLE_COLUMNS = {
     "messages": {"account_id", "mailbox_id", "uid", "modseq", "flags", "internaldate", "size",
                  "blob_sha256", "header_prefix", "envelope", "bodystructure"},
     "schema_migrations": {"version", "applied_at"},
+    "quotas": {"account_id", "storage_limit_kb", "message_limit", "storage_used",
+               "messages_used", "warned", "updated_at"},
+    "delivery_duplicates": {"account_id", "mailbox_id", "message_id", "delivered_at"},
+    "sieve_scripts": {"account_id", "name", "script", "active", "updated_at"},
+    "vacation_replies": {"account_id", "sender", "handle", "replied_at"},
+    "outbound_pending": {"outbound_id", "account_id", "kind", "sender", "recipient",
+                         "blob_sha256", "header_prefix", "message", "created_at"},
 }
 
 

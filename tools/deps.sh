@@ -12,6 +12,7 @@ PACKAGES=(
 	libpq-dev libcunit1-dev libevent-dev libssl-dev
 	slapd ldap-utils postgresql postgresql-client
 	python3 swaks openssl curl netcat-openbsd procps iproute2
+	postfix # smtp-source -L, the real Postfix LMTP client of the lmtp-store tests
 )
 
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PACKAGES[@]}" 2>/dev/null || true)
@@ -35,5 +36,11 @@ fi
 
 # slapd's debconf would otherwise ask for a domain and start a system instance we never use.
 export DEBIAN_FRONTEND=noninteractive
+# Postfix is here for its test clients only: "No configuration" leaves it without a
+# main.cf, so no system instance starts or listens on port 25.
+if [[ " ${missing[*]} " == *" postfix "* ]]; then
+	echo "postfix postfix/main_mailer_type select No configuration" |
+		"${as_root[@]}" debconf-set-selections
+fi
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

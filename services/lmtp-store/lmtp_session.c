@@ -3,6 +3,8 @@
  * ends; the message itself lives in the DATA reader until it is stored. */
 #include "lmtp_session.h"
 #include "control/control.h"
+#include "dedup.h"
+#include "delivery.h"
 #include "log/log.h"
 #include "mailstore.h"
 #include "pool/pool.h"
@@ -17,6 +19,7 @@
 
 struct lmtp_rcpt {
     const char *address;
+    const char *detail;     /* +detail, NULL without one */
     long long account_id;
     struct lmtp_rcpt *next;
 };
@@ -111,7 +114,7 @@ static void lmtp_close(struct lmtp_session *s)
 
 struct lmtp_rcpt_job {
     struct lmtp_session *s;
-    const char *address, *local;
+    const char *address, *local, *detail;
     enum mailstore_status status;
     long long account_id;
 };
@@ -146,6 +149,7 @@ static void lmtp_rcpt_done(void *arg)
         if (j->status == MAILSTORE_OK) {
             struct lmtp_rcpt *r = pool_zalloc(s->tx, sizeof(*r));
             r->address = j->address;
+            r->detail = j->detail;
             r->account_id = j->account_id;
             if (s->rcpts_tail)
                 s->rcpts_tail->next = r;
@@ -171,17 +175,33 @@ static void lmtp_rcpt_done(void *arg)
 struct lmtp_data_job {
     struct lmtp_session *s;
     pool_t *pool;
-    const char *msg;
-    size_t len;
-    struct mailstore_rcpt *rcpts;
+    struct delivery_message msg;
+    struct delivery_rcpt *rcpts;
     size_t n;
-    int rc;
 };
 
 static void lmtp_data_work(void *arg)
 {
     struct lmtp_data_job *j = arg;
-    j->rc = mailstore_deliver(j->pool, j->s->sender, j->msg, j->len, j->rcpts, j->n);
+    delivery_run(j->pool, &j->msg, j->rcpts, j->n);
+}
+
+/* The log event and metric label of a recipient's outcome. */
+static const char *lmtp_outcome_name(const struct delivery_rcpt *rc)
+{
+    switch (rc->outcome) {
+    case DELIVERY_DELIVERED:
+        return rc->note == DELIVERY_NOTE_DUPLICATE   ? "duplicate"
+               : rc->note == DELIVERY_NOTE_DISCARDED ? "discarded"
+                                                     : "delivered";
+    case DELIVERY_OVER_QUOTA:
+        return "over_quota";
+    case DELIVERY_REJECTED:
+        return "rejected";
+    case DELIVERY_TEMPFAIL:
+        break;
+    }
+    return "deferred";
 }
 
 static void lmtp_data_done(void *arg)
@@ -189,25 +209,37 @@ static void lmtp_data_done(void *arg)
     struct lmtp_data_job *j = arg;
     struct lmtp_session *s = j->s;
     char size[32];
-    snprintf(size, sizeof(size), "%zu", j->len);
+    snprintf(size, sizeof(size), "%zu", j->msg.len);
     for (size_t i = 0; i < j->n; i++) {
-        const char *rcpt = j->rcpts[i].address;
-        if (j->rcpts[i].status == MAILSTORE_OK) {
-            char uid[32];
-            snprintf(uid, sizeof(uid), "%lld", j->rcpts[i].uid);
-            log_emit(LOG_INFO, "lmtp.delivered", "session", s->id, "from", s->sender, "rcpt",
-                     rcpt, "mailbox", "INBOX", "uid", uid, "size", size, NULL);
-            metrics_add("lmtp_deliveries_total{result=\"delivered\"}", 1);
-            if (!s->dead)
-                lmtp_reply(s, "250 2.1.5 <%s> delivered", rcpt);
-        } else {
-            log_emit(LOG_WARN, "lmtp.deferred", "session", s->id, "rcpt", rcpt, "size", size,
-                     NULL);
-            metrics_add("lmtp_deliveries_total{result=\"deferred\"}", 1);
-            if (!s->dead)
-                lmtp_reply(s, "451 4.3.0 <%s> could not be stored, try again later", rcpt);
+        const struct delivery_rcpt *rc = &j->rcpts[i];
+        const char *what = lmtp_outcome_name(rc);
+        char uid[32], metric[80];
+        snprintf(uid, sizeof(uid), "%lld", rc->uid);
+        snprintf(metric, sizeof(metric), "lmtp_deliveries_total{result=\"%s\"}", what);
+        metrics_add(metric, 1);
+        log_emit(rc->outcome == DELIVERY_TEMPFAIL ? LOG_WARN : LOG_INFO,
+                 pool_printf(j->pool, "lmtp.%s", what), "session", s->id, "from", s->sender,
+                 "rcpt", rc->address, "mailbox", rc->mailbox, "uid", rc->mailbox ? uid : NULL,
+                 "size", size, "reason", rc->reason, NULL);
+        if (s->dead)
+            continue;
+        switch (rc->outcome) {
+        case DELIVERY_DELIVERED:
+            lmtp_reply(s, "250 2.1.5 <%s> delivered", rc->address);
+            break;
+        case DELIVERY_OVER_QUOTA:
+            lmtp_reply(s, "552 5.2.2 <%s> mailbox is full (over quota)", rc->address);
+            break;
+        case DELIVERY_REJECTED:
+            lmtp_reply(s, "550 5.7.1 <%s> %s", rc->address,
+                       *rc->reason ? rc->reason : "rejected by the recipient's filter");
+            break;
+        case DELIVERY_TEMPFAIL:
+            lmtp_reply(s, "451 4.3.0 <%s> could not be stored, try again later", rc->address);
+            break;
         }
     }
+    dedup_prune_maybe(s->cfg->workers);
     lmtp_reset(s);
     lmtp_release(s);
 }
@@ -226,13 +258,15 @@ static void lmtp_data_finished(struct lmtp_session *s)
     struct lmtp_data_job *j = pool_zalloc(s->tx, sizeof(*j));
     j->s = s;
     j->pool = s->tx;
-    j->msg = smtpproto_data_message(s->data, &j->len);
+    j->msg.sender = s->sender;
+    j->msg.data = smtpproto_data_message(s->data, &j->msg.len);
     j->n = (size_t)s->nrcpts;
     j->rcpts = pool_zalloc(s->tx, j->n * sizeof(*j->rcpts));
     size_t i = 0;
     for (struct lmtp_rcpt *r = s->rcpts; r; r = r->next, i++) {
         j->rcpts[i].account_id = r->account_id;
         j->rcpts[i].address = r->address;
+        j->rcpts[i].detail = r->detail;
     }
     s->busy = 1;
     bufferevent_disable(s->bev, EV_READ);
@@ -310,6 +344,7 @@ static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
         j->s = s;
         j->address = pool_strdup(s->tx, cmd.path);
         j->local = pool_strdup(s->tx, cmd.addr.local);
+        j->detail = pool_strdup(s->tx, cmd.addr.detail);
         s->busy = 1;
         bufferevent_disable(s->bev, EV_READ);
         if (workq_submit(s->cfg->workers, lmtp_rcpt_work, lmtp_rcpt_done, j) != 0) {
