@@ -27,11 +27,9 @@ CREATE TABLE quotas (
 
 CREATE FUNCTION quotas_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE quotas q SET storage_used = q.storage_used + n.bytes,
-                        messages_used = q.messages_used + n.count, updated_at = now()
-      FROM (SELECT account_id, sum(size) AS bytes, count(*) AS count FROM new_messages
-             GROUP BY account_id) n
-     WHERE q.account_id = n.account_id;
+    UPDATE quotas SET storage_used = storage_used + NEW.size,
+                      messages_used = messages_used + 1, updated_at = now()
+     WHERE account_id = NEW.account_id;
     RETURN NULL;
 END $$;
 
@@ -45,11 +43,12 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Statement triggers with transition tables: an EXPUNGE of a thousand messages is one
--- UPDATE per account, not a thousand.
+-- A delivery inserts one row at a time: a row trigger is a plain indexed UPDATE (a
+-- statement trigger's transition table cost a quarter of single-session throughput). An
+-- EXPUNGE deletes many: a statement trigger with a transition table makes that one UPDATE
+-- per account, not one per message.
 CREATE TRIGGER messages_quota_insert AFTER INSERT ON messages
-    REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT
-    EXECUTE FUNCTION quotas_count_inserted();
+    FOR EACH ROW EXECUTE FUNCTION quotas_count_inserted();
 CREATE TRIGGER messages_quota_delete AFTER DELETE ON messages
     REFERENCING OLD TABLE AS old_messages FOR EACH STATEMENT
     EXECUTE FUNCTION quotas_count_deleted();

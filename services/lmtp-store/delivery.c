@@ -287,26 +287,31 @@ static int delivery_quota_notice(struct delivery_tx *tx, const struct delivery_r
     return 0;
 }
 
-/* One recipient inside its savepoint. Returns 0 to keep what it wrote, 1 to roll it back
- * with the outcome already decided (over quota), -1 on a database error. */
-static int delivery_recipient(struct delivery_tx *tx, struct delivery_rcpt *rc,
-                              struct delivery_plan *plan)
+/* Resolves and locks the targets, then the quota row: a missing folder falls back to
+ * INBOX, and two targets that end in one mailbox file one copy (RFC 5228 4.1). A single
+ * target whose rows exist (nearly every delivery) takes one statement. */
+static int delivery_lock_targets(struct delivery_tx *tx, const struct delivery_rcpt *rc,
+                                 const char *acct, struct delivery_plan *plan, struct quota *q)
 {
-    pool_t *pool = tx->pool;
-    const char *acct = pool_printf(pool, "%lld", rc->account_id);
-    /* Resolve and lock the targets; a missing folder falls back to INBOX, and two targets
-     * that end in one mailbox file one copy (RFC 5228 4.1). */
+    if (plan->ntargets == 0)
+        return 0;
+    if (plan->ntargets == 1) {
+        struct delivery_target *t = &plan->targets[0];
+        int r = quota_lock_with_mailbox(tx->db, rc->account_id, t->name, &t->mailbox_id, q);
+        if (r <= 0)
+            return r;
+    }
     size_t n = 0;
     for (size_t i = 0; i < plan->ntargets; i++) {
         struct delivery_target *t = &plan->targets[i];
-        int rc2 = delivery_lock_mailbox(tx->db, acct, t);
-        if (rc2 == 1) {
+        int r = delivery_lock_mailbox(tx->db, acct, t);
+        if (r == 1) {
             log_emit(LOG_INFO, "lmtp.folder_missing", "rcpt", rc->address, "mailbox", t->name,
                      NULL);
             t->name = "INBOX";
-            rc2 = delivery_lock_mailbox(tx->db, acct, t);
+            r = delivery_lock_mailbox(tx->db, acct, t);
         }
-        if (rc2 != 0)
+        if (r != 0)
             return -1;
         int seen = 0;
         for (size_t j = 0; j < n; j++)
@@ -315,9 +320,25 @@ static int delivery_recipient(struct delivery_tx *tx, struct delivery_rcpt *rc,
             plan->targets[n++] = *t;
     }
     plan->ntargets = n;
-    struct quota q = {0};
-    if (n > 0 && quota_lock(tx->db, rc->account_id, &q) != 0)
+    return quota_lock(tx->db, rc->account_id, q);
+}
+
+/* One recipient inside its savepoint. Returns 0 to keep what it wrote, 1 to roll it back
+ * with the outcome already decided (over quota, duplicate, discard), -1 on a database
+ * error. */
+static int delivery_recipient(struct delivery_tx *tx, struct delivery_rcpt *rc,
+                              struct delivery_plan *plan)
+{
+    pool_t *pool = tx->pool;
+    const char *acct = pool_printf(pool, "%lld", rc->account_id);
+    /* The body goes in before any lock is taken, so the locks are held for less; a
+     * recipient that files nothing after all rolls it back with its savepoint. */
+    if ((plan->ntargets > 0 || plan->noutbound > 0) && delivery_store_blob(tx) != 0)
         return -1;
+    struct quota q = {0};
+    if (delivery_lock_targets(tx, rc, acct, plan, &q) != 0)
+        return -1;
+    size_t n = plan->ntargets;
     /* Duplicates: a target that already has this Message-ID within the window is dropped. */
     if (tx->msgid) {
         size_t kept = 0;
@@ -341,7 +362,7 @@ static int delivery_recipient(struct delivery_tx *tx, struct delivery_rcpt *rc,
         if (rc->note == DELIVERY_NOTE_NONE)
             rc->note = DELIVERY_NOTE_DISCARDED;
         rc->outcome = DELIVERY_DELIVERED;
-        return 0;
+        return 1;
     }
     const char *prefix = pool_printf(pool, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
                                      tx->msg->sender, rc->address);
@@ -362,8 +383,6 @@ static int delivery_recipient(struct delivery_tx *tx, struct delivery_rcpt *rc,
             return 1;
         }
     }
-    if (delivery_store_blob(tx) != 0)
-        return -1;
     for (size_t i = 0; i < n; i++) {
         if (delivery_file(tx->db, pool, acct, tx->sha, prefix, size, &plan->targets[i]) != 0)
             return -1;
@@ -434,6 +453,9 @@ void delivery_run(pool_t *pool, const struct delivery_message *msg, struct deliv
     for (size_t i = 0; i < n; i++)
         order[i] = &rcpts[i];
     qsort(order, n, sizeof(*order), delivery_by_account);
+    /* A lone recipient needs no savepoint: rolling back the transaction is rolling back
+     * the recipient. */
+    int savepoints = n > 1;
     if (db_begin(db) != 0)
         return;
     for (size_t k = 0; k < n; k++) {
@@ -447,11 +469,11 @@ void delivery_run(pool_t *pool, const struct delivery_message *msg, struct deliv
             continue;
         }
         int blob_before = tx.blob_written;
-        if (delivery_savepoint(db, "SAVEPOINT rcpt") != 0)
+        if (savepoints && delivery_savepoint(db, "SAVEPOINT rcpt") != 0)
             goto fail;
         int r = delivery_recipient(&tx, rc, &plans[i]);
         if (r == 0) {
-            if (delivery_savepoint(db, "RELEASE SAVEPOINT rcpt") != 0)
+            if (savepoints && delivery_savepoint(db, "RELEASE SAVEPOINT rcpt") != 0)
                 goto fail;
             continue;
         }
@@ -460,6 +482,10 @@ void delivery_run(pool_t *pool, const struct delivery_message *msg, struct deliv
             rc->note = DELIVERY_NOTE_NONE;
         }
         tx.blob_written = blob_before;
+        if (!savepoints) {
+            db_rollback(db); /* its outcome (over quota, duplicate) stands */
+            return;
+        }
         if (delivery_savepoint(db, "ROLLBACK TO SAVEPOINT rcpt") != 0)
             goto fail;
     }

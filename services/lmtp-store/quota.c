@@ -50,26 +50,55 @@ long long quota_storage_kb(const struct quota *q)
     return q->storage_used / 1024 + (q->storage_used % 1024 != 0);
 }
 
+/* Fills out from the columns of r's first row starting at col. */
+static void quota_parse(const PGresult *r, int col, struct quota *out)
+{
+    out->storage_limit_kb = strtoll(PQgetvalue(r, 0, col), NULL, 10);
+    out->message_limit = strtoll(PQgetvalue(r, 0, col + 1), NULL, 10);
+    out->storage_used = strtoll(PQgetvalue(r, 0, col + 2), NULL, 10);
+    out->messages_used = strtoll(PQgetvalue(r, 0, col + 3), NULL, 10);
+    out->warned = PQgetvalue(r, 0, col + 4)[0] == 't';
+}
+
+#define QUOTA_COLUMNS                                                                        \
+    "coalesce(q.storage_limit_kb, -1), coalesce(q.message_limit, -1), q.storage_used,"      \
+    " q.messages_used, q.warned"
+
 static int quota_read(PGconn *db, const char *acct, struct quota *out, int *found)
 {
     const char *p[1] = {acct};
     PGresult *r = db_exec(db, "quota.lock",
-                          "SELECT coalesce(storage_limit_kb, -1), coalesce(message_limit, -1),"
-                          " storage_used, messages_used, warned FROM quotas"
-                          " WHERE account_id = $1 FOR UPDATE",
+                          "SELECT " QUOTA_COLUMNS " FROM quotas q WHERE account_id = $1 FOR UPDATE",
                           1, p);
     if (!r)
         return -1;
     *found = PQntuples(r) == 1;
-    if (*found) {
-        out->storage_limit_kb = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        out->message_limit = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-        out->storage_used = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-        out->messages_used = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-        out->warned = PQgetvalue(r, 0, 4)[0] == 't';
-    }
+    if (*found)
+        quota_parse(r, 0, out);
     PQclear(r);
     return 0;
+}
+
+int quota_lock_with_mailbox(PGconn *db, long long account_id, const char *name,
+                            long long *mailbox_id, struct quota *out)
+{
+    char acct[24];
+    snprintf(acct, sizeof(acct), "%lld", account_id);
+    const char *p[2] = {acct, name};
+    PGresult *r = db_exec(db, "quota.lock_with_mailbox",
+                          "SELECT m.mailbox_id, " QUOTA_COLUMNS " FROM mailboxes m"
+                          " JOIN quotas q ON q.account_id = m.account_id"
+                          " WHERE m.account_id = $1 AND m.name = $2 FOR UPDATE OF m, q",
+                          2, p);
+    if (!r)
+        return -1;
+    int found = PQntuples(r) == 1;
+    if (found) {
+        *mailbox_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        quota_parse(r, 1, out);
+    }
+    PQclear(r);
+    return found ? 0 : 1;
 }
 
 int quota_lock(PGconn *db, long long account_id, struct quota *out)

@@ -30,6 +30,13 @@ long long quota_storage_kb(const struct quota *q);
  * Returns 0 or -1 on a database error. */
 int quota_lock(PGconn *db, long long account_id, struct quota *out);
 
+/* The common case in one round trip: locks the account's mailbox `name` and its quota row
+ * together (mailbox first, as quota_lock after the mailboxes). Returns 0, 1 when either row
+ * does not exist yet (then take the long way: lock the mailbox, then quota_lock), -1 on a
+ * database error. */
+int quota_lock_with_mailbox(PGconn *db, long long account_id, const char *name,
+                            long long *mailbox_id, struct quota *out);
+
 int quota_set_warned(PGconn *db, long long account_id, int warned);
 
 #endif
