@@ -403,6 +403,26 @@ class DeliveryTest(unittest.TestCase):
                            " WHERE position(convert_to(:'p1', 'UTF8') IN data) > 0", marker)
         self.assertEqual(blobs, [["1"]])
 
+    def test_a_failing_recipient_does_not_cost_the_others_their_message(self):
+        broken, fine = new_user(), new_user()
+        self.assertEqual(deliver(f"{broken}@lmtp-store", b"Subject: first\r\n\r\nx\r\n"), 250)
+        # A UIDNEXT set back below a stored UID: filing there fails in the database.
+        stack.psql("UPDATE mailboxes SET uidnext = 1 WHERE account_id ="
+                   " (SELECT account_id FROM accounts WHERE uid = :'p1')", broken)
+        before = quota_row(broken)
+        marker = secrets.token_hex(8)
+        _, replies = lmtp_transaction([f"{fine}@lmtp-store", f"{broken}@lmtp-store", "cyrus"],
+                                      f"Subject: {marker}\r\n\r\nx\r\n".encode())
+        self.assertEqual([code for code, _ in replies], [250, 451, 250])
+        self.assertIn("4.3.0", replies[1][1])
+        self.assertEqual(mailbox_count(fine, "INBOX", marker), 1)
+        self.assertEqual(mailbox_count("cyrus", "INBOX", marker), 1)
+        self.assertEqual(mailbox_count(broken, "INBOX", marker), 0)
+        self.assertEqual(quota_row(broken), before)
+        stack.psql("UPDATE mailboxes SET uidnext = 2 WHERE account_id ="
+                   " (SELECT account_id FROM accounts WHERE uid = :'p1')", broken)
+        self.assertEqual(deliver(f"{broken}@lmtp-store", f"Subject: {marker}\r\n\r\nx\r\n".encode()), 250)
+
     def test_quota_edges_storage_and_message_count(self):
         uid = new_user()
         rcpt = f"{uid}@lmtp-store"
