@@ -423,6 +423,28 @@ class DeliveryTest(unittest.TestCase):
                    " (SELECT account_id FROM accounts WHERE uid = :'p1')", broken)
         self.assertEqual(deliver(f"{broken}@lmtp-store", f"Subject: {marker}\r\n\r\nx\r\n".encode()), 250)
 
+    def test_notify_per_mailbox_after_commit(self):
+        """imap-gateway's IDLE wakes on NOTIFY mailstack_mailbox 'account_id:mailbox_id'."""
+        one, full = new_user(), new_user()
+        for uid in (one, full):
+            self.assertEqual(deliver(f"{uid}@lmtp-store", b"Subject: first\r\n\r\nx\r\n"), 250)
+        set_quota(full, 0, None)
+        listener = subprocess.Popen(["psql", "-X", "-q", "-At"], env=stack.pg_env(),
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+        listener.stdin.write("LISTEN mailstack_mailbox;\nSELECT 'listening';\n")
+        listener.stdin.flush()
+        self.assertEqual(listener.stdout.readline().strip(), "listening")
+        _, replies = lmtp_transaction([f"{one}@lmtp-store", f"{full}@lmtp-store"],
+                                      b"Subject: notify\r\n\r\nx\r\n")
+        self.assertEqual([code for code, _ in replies], [250, 552])
+        out, _ = listener.communicate("SELECT 'done';\n", timeout=30)
+        payloads = re.findall(r'"mailstack_mailbox" with payload "([^"]*)"', out)
+        expected = stack.psql("SELECT m.account_id || ':' || m.mailbox_id FROM mailboxes m"
+                              " JOIN accounts a USING (account_id)"
+                              " WHERE a.uid = :'p1' AND m.name = 'INBOX'", one)
+        self.assertEqual(payloads, [expected[0][0]])  # none for the refused recipient
+
     def test_quota_edges_storage_and_message_count(self):
         uid = new_user()
         rcpt = f"{uid}@lmtp-store"
