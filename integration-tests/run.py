@@ -35,6 +35,10 @@ def stack_environment(stack_dir):
            if not k.startswith("MAILSTACK_") or k in PASSED_THROUGH}
     env.setdefault("MAILSTACK_BIN_DIR", str(stack.REPO / "build" / "bin"))
     env["MAILSTACK_PICK_FREE_PORTS"] = "1"
+    # A second served domain with an LDAP base of its own (virtual hosting), for the
+    # lookup rules' tests; the services inherit these from tools/stack.sh.
+    env["MAILSTACK_DOMAINS"] = "other.test"
+    env["MAILSTACK_LDAP_DOMAIN_BASES"] = "other.test=ou=other.test,dc=example,dc=test"
     for name in ("DEMO", "ADMIN", "LDAP_ADMIN", "PG"):
         env[f"MAILSTACK_{name}_PASSWORD"] = secrets.token_urlsafe(12)
     return env

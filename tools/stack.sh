@@ -523,6 +523,18 @@ start_service() {
 	say "$name up (pid $pid, control $url)"
 }
 
+# The seed's aliases table (postmaster -> root -> hurd), imported once per database through
+# directory-sync's admin API, so postmaster@ reaches a mailbox out of the box.
+import_aliases() {
+	[ -e "$PGD/.aliases-imported" ] && return 0
+	service_pid directory-sync >/dev/null || return 0
+	curl -fsS -o /dev/null --max-time 10 -X PUT --data-binary "@$REPO/schema/aliases/seed.aliases" \
+		"http://127.0.0.1:$MAILSTACK_DIRECTORY_SYNC_CONTROL_PORT/v1/aliases" >"$LOG/aliases.log" 2>&1 ||
+		{ log_tail "$LOG/aliases.log"; die "could not import schema/aliases/seed.aliases"; }
+	touch "$PGD/.aliases-imported"
+	say "aliases imported from schema/aliases/seed.aliases"
+}
+
 # On a failed start, stop what this run started, newest first.
 cleanup_failed_start() {
 	local rc=$? i
@@ -588,6 +600,7 @@ cmd_start() {
 	for name in "${ALL_SERVICES[@]}"; do
 		[[ " ${wanted[*]} " == *" $name "* ]] && start_service "$name"
 	done
+	import_aliases
 	trap - EXIT
 	[ "$before" -eq 0 ] && [ ${#STARTED[@]} -eq 0 ] && say "already running"
 	print_summary

@@ -66,7 +66,9 @@ char *control_query_param(struct evhttp_request *req, const char *name)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    if (!query)
+    /* A decoded NUL would cut the value short unseen ("a@b.test%00x" read as a@b.test):
+     * no caller can take one, so such a query has no parameters. */
+    if (!query || strstr(query, "%00"))
         return NULL;
     struct evkeyvalq params;
     TAILQ_INIT(&params);

@@ -42,7 +42,8 @@ void control_reply_error(struct evhttp_request *req, int status, const char *cod
 /* The request body parsed as a JSON object, or NULL (caller answers 400). Bodies over
  * 64 KiB are refused. New reference. */
 json_t *control_request_json(struct evhttp_request *req);
-/* A query-string parameter, decoded, malloc'ed (caller frees), or NULL if absent. */
+/* A query-string parameter, decoded, malloc'ed (caller frees), or NULL if absent (or if
+ * the query holds an encoded NUL, %00). */
 char *control_query_param(struct evhttp_request *req, const char *name);
 
 /* Metrics registry: counters and gauges by full Prometheus name, labels included, e.g.

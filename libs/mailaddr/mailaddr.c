@@ -161,6 +161,20 @@ char *mailaddr_lower(pool_t *pool, const char *s)
     return c;
 }
 
+char *mailaddr_local_full(pool_t *pool, const mailaddr_t *addr)
+{
+    return addr->detail ? pool_printf(pool, "%s+%s", addr->local, addr->detail)
+                        : pool_strdup(pool, addr->local);
+}
+
+size_t mailaddr_detail_at(const char *local, const char *delims)
+{
+    size_t n = strlen(local);
+    if (n == 0 || !delims || !*delims)
+        return n;
+    return 1 + strcspn(local + 1, delims);
+}
+
 int mailaddr_parse(pool_t *pool, const char *text, mailaddr_t *out)
 {
     memset(out, 0, sizeof(*out));

@@ -29,6 +29,16 @@ int mailaddr_parse(pool_t *pool, const char *text, mailaddr_t *out);
 /* A copy with ASCII letters lower-cased; UTF-8 sequences are left as they are. */
 char *mailaddr_lower(pool_t *pool, const char *s);
 
+/* The local part as the sender wrote it, detail included ("hurd+lists"): lookups try it
+ * whole before splitting it with their own delimiter setting, as Postfix does. */
+char *mailaddr_local_full(pool_t *pool, const mailaddr_t *addr);
+
+/* Sub-addressing with a configurable delimiter set (Postfix's recipient_delimiter): the
+ * offset of the first octet of `local` that is one of `delims`, not counting the first
+ * octet (a leading delimiter is part of the name); strlen(local) when there is none or
+ * `delims` is NULL or empty. */
+size_t mailaddr_detail_at(const char *local, const char *delims);
+
 /* "local+detail@domain" (or without the parts that are NULL) as a pool string; the
  * local part is quoted again when it is not a dot-atom. */
 char *mailaddr_format(pool_t *pool, const mailaddr_t *addr);

@@ -123,6 +123,27 @@ static void test_lower(void)
     pool_destroy(pool);
 }
 
+static void test_full_local_and_delimiters(void)
+{
+    pool = pool_create(0);
+    mailaddr_t a;
+    CU_ASSERT_EQUAL_FATAL(parse("Hurd+lists+x@example.test", &a), 0);
+    CU_ASSERT_STRING_EQUAL(mailaddr_local_full(pool, &a), "Hurd+lists+x");
+    CU_ASSERT_EQUAL_FATAL(parse("hurd+@example.test", &a), 0);
+    CU_ASSERT_STRING_EQUAL(mailaddr_local_full(pool, &a), "hurd+");
+    CU_ASSERT_EQUAL_FATAL(parse("hurd@example.test", &a), 0);
+    CU_ASSERT_STRING_EQUAL(mailaddr_local_full(pool, &a), "hurd");
+    CU_ASSERT_EQUAL(mailaddr_detail_at("hurd+lists", "+"), 4);
+    CU_ASSERT_EQUAL(mailaddr_detail_at("hurd-lists+x", "+-"), 4);
+    CU_ASSERT_EQUAL(mailaddr_detail_at("hurd+lists", "-"), 10);
+    CU_ASSERT_EQUAL(mailaddr_detail_at("hurd+lists", ""), 10);
+    CU_ASSERT_EQUAL(mailaddr_detail_at("hurd+lists", NULL), 10);
+    CU_ASSERT_EQUAL(mailaddr_detail_at("+x", "+"), 2);   /* a leading + names, not splits */
+    CU_ASSERT_EQUAL(mailaddr_detail_at("hurd+", "+"), 4);
+    CU_ASSERT_EQUAL(mailaddr_detail_at("", "+"), 0);
+    pool_destroy(pool);
+}
+
 static void test_format_round_trip(void)
 {
     pool = pool_create(0);
@@ -152,6 +173,7 @@ int main(void)
         {"quoted, UTF-8 and literal domains", test_quoted_utf8_literal},
         {"malformed and oversized", test_rejects},
         {"ASCII lower-casing", test_lower},
+        {"whole local part and delimiter sets", test_full_local_and_delimiters},
         {"format parses back to the same parts", test_format_round_trip},
         {NULL, NULL},
     };

@@ -1,5 +1,6 @@
-/* lookup: the recipient lookup rules of the seed over the PostgreSQL mirror, served as
- * GET /v1/lookup?address=… (and POST /v1/mirror/refresh to reload the mirror now). */
+/* lookup: directory-sync's JSON routes for mail routing: GET /v1/lookup?address=… (the
+ * seed's lookup rules over the PostgreSQL mirror, resolve.h), GET and PUT /v1/aliases
+ * (the aliases table, aliases(5) text in) and POST /v1/mirror/refresh (reload now). */
 #ifndef LOOKUP_H
 #define LOOKUP_H
 

@@ -6,6 +6,7 @@
 #include "dedup.h"
 #include "delivery.h"
 #include "log/log.h"
+#include "mailaddr/mailaddr.h"
 #include "mailstore.h"
 #include "pool/pool.h"
 #include "smtpproto/smtpproto.h"
@@ -114,7 +115,8 @@ static void lmtp_close(struct lmtp_session *s)
 
 struct lmtp_rcpt_job {
     struct lmtp_session *s;
-    const char *address, *local, *detail;
+    const char *address, *detail;
+    char *local;   /* whole, detail included: mailstore_resolve splits it */
     enum mailstore_status status;
     long long account_id;
 };
@@ -122,7 +124,7 @@ struct lmtp_rcpt_job {
 static void lmtp_rcpt_work(void *arg)
 {
     struct lmtp_rcpt_job *j = arg;
-    j->status = mailstore_resolve(j->local, &j->account_id);
+    j->status = mailstore_resolve(j->local, &j->detail, &j->account_id);
 }
 
 /* Ends a worker's hold on the session: frees it if the peer left, else reads on. */
@@ -343,8 +345,7 @@ static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
         struct lmtp_rcpt_job *j = pool_zalloc(s->tx, sizeof(*j));
         j->s = s;
         j->address = pool_strdup(s->tx, cmd.path);
-        j->local = pool_strdup(s->tx, cmd.addr.local);
-        j->detail = pool_strdup(s->tx, cmd.addr.detail);
+        j->local = mailaddr_local_full(s->tx, &cmd.addr);
         s->busy = 1;
         bufferevent_disable(s->bev, EV_READ);
         if (workq_submit(s->cfg->workers, lmtp_rcpt_work, lmtp_rcpt_done, j) != 0) {

@@ -1,6 +1,6 @@
-/* lookup: the directory client. The answer's maildrop decides the LMTP endpoint, so it
- * is parsed as a mailbox before use: a malformed or pipe-like maildrop from a broken
- * mirror becomes a temporary failure, never a command we send to a store. */
+/* lookup: the directory client. Each mailbox target's maildrop decides an LMTP endpoint,
+ * so it is parsed as a mailbox before use: a malformed or pipe-like maildrop from a broken
+ * mirror makes the whole answer a temporary failure, never a command sent to a store. */
 #include "lookup.h"
 #include "jsonhttp/jsonhttp.h"
 #include "mailaddr/mailaddr.h"
@@ -13,7 +13,8 @@ static int lookup_target_from(pool_t *pool, const char *maildrop, const char *de
                               struct lookup_target *t)
 {
     mailaddr_t m;
-    if (mailaddr_parse(pool, maildrop, &m) != 0 || !m.domain || m.domain[0] == '[')
+    if (!maildrop || mailaddr_parse(pool, maildrop, &m) != 0 || !m.domain ||
+        m.domain[0] == '[')
         return -1;
     if (detail && *detail) {
         mailaddr_t withdetail = m;
@@ -30,10 +31,41 @@ static int lookup_target_from(pool_t *pool, const char *maildrop, const char *de
     return 0;
 }
 
+/* A 200's targets: every one a usable mailbox, or the reason it is not FOUND. */
+static enum lookup_status lookup_targets(pool_t *pool, json_t *targets,
+                                         struct lookup_result *out, const char **why)
+{
+    size_t n = json_array_size(targets);
+    if (n == 0) {
+        *why = "directory answer has no targets";
+        return LOOKUP_UNAVAILABLE;
+    }
+    out->targets = pool_zalloc(pool, n * sizeof(*out->targets));
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_array_get(targets, i);
+        const char *type = json_string_value(json_object_get(t, "type"));
+        if (type && strcmp(type, "forward") == 0) {
+            const char *to = json_string_value(json_object_get(t, "address"));
+            *why = pool_printf(pool, "forwards to %s", to ? to : "?");
+            return LOOKUP_FORWARD;
+        }
+        if (!type || strcmp(type, "mailbox") != 0 ||
+            lookup_target_from(pool, json_string_value(json_object_get(t, "maildrop")),
+                               json_string_value(json_object_get(t, "detail")),
+                               &out->targets[out->n]) != 0) {
+            *why = "directory answer has an unusable target";
+            return LOOKUP_UNAVAILABLE;
+        }
+        out->n++;
+    }
+    return LOOKUP_FOUND;
+}
+
 enum lookup_status lookup_recipient(pool_t *pool, const char *base_url, const char *address,
-                                    long timeout_ms, struct lookup_target *target,
+                                    long timeout_ms, struct lookup_result *out,
                                     const char **why)
 {
+    memset(out, 0, sizeof(*out));
     char *escaped = jsonhttp_escape(address);
     if (!escaped) {
         *why = "cannot escape the address";
@@ -47,19 +79,24 @@ enum lookup_status lookup_recipient(pool_t *pool, const char *base_url, const ch
         jsonhttp_result_free(&res);
         return LOOKUP_UNAVAILABLE;
     }
+    json_t *error = json_object_get(res.body, "error");
+    const char *code = json_string_value(json_object_get(error, "code"));
+    const char *message = json_string_value(json_object_get(error, "message"));
     enum lookup_status st = LOOKUP_UNAVAILABLE;
-    if (res.status == 404) {
+    if (res.status == 200) {
+        st = lookup_targets(pool, json_object_get(res.body, "targets"), out, why);
+    } else if (res.status == 404) {
         st = LOOKUP_UNKNOWN;
-    } else if (res.status != 200) {
-        *why = pool_printf(pool, "directory answered HTTP %ld", res.status);
-    } else {
-        const char *maildrop = json_string_value(json_object_get(res.body, "maildrop"));
-        const char *detail = json_string_value(json_object_get(res.body, "detail"));
-        if (maildrop && lookup_target_from(pool, maildrop, detail, target) == 0)
-            st = LOOKUP_FOUND;
-        else
-            *why = "directory answer has no usable maildrop";
+    } else if (res.status == 422 && code) {
+        if (strcmp(code, "alias_loop") == 0 || strcmp(code, "alias_too_deep") == 0)
+            st = LOOKUP_LOOP;
+        else if (strcmp(code, "expansion_too_large") == 0)
+            st = LOOKUP_TOO_LARGE;
+        *why = pool_strdup(pool, message ? message : code);
     }
+    if (st == LOOKUP_UNAVAILABLE && res.status != 200)
+        *why = pool_printf(pool, "directory answered HTTP %ld%s%s", res.status,
+                           code ? " " : "", code ? code : "");
     jsonhttp_result_free(&res);
     return st;
 }

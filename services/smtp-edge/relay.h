@@ -1,6 +1,6 @@
-/* relay: hands an accepted message to the LMTP stores of its recipients — one LMTP
- * transaction per store, recipients grouped by their maildrop's host. Blocking: call it
- * on a workq worker. */
+/* relay: hands an accepted message to the LMTP stores of its recipients' mailboxes — one
+ * LMTP transaction per store (the endpoint their maildrop's host maps to), one copy per
+ * distinct LMTP recipient. Blocking: call it on a workq worker. */
 #ifndef SMTP_RELAY_H
 #define SMTP_RELAY_H
 

@@ -5,7 +5,8 @@
  * `cmd` holds one command's parse, `txn` one transaction, `pool` the connection.
  *
  * There is no queue yet: the final reply to DATA waits for the stores, and is 250 only
- * when every recipient's store said 2xx. */
+ * when every mailbox's store said 2xx. For the same reason a recipient that forwards to
+ * an external address is refused with a 451 at RCPT rather than accepted and lost. */
 #include "smtp_session.h"
 #include "config/config.h"
 #include "control/control.h"
@@ -32,7 +33,7 @@
 
 struct smtp_rcpt {
     const char *address;    /* as the client gave it */
-    struct lookup_target target;
+    struct lookup_result result;  /* its mailboxes: several for an alias or a group */
 };
 
 struct smtp_session {
@@ -63,7 +64,7 @@ struct smtp_lookup {
     const char *query;     /* what the directory is asked */
     pool_t *pool;          /* the worker's own: the loop thread owns txn meanwhile */
     enum lookup_status status;
-    struct lookup_target target;
+    struct lookup_result result;
     const char *why;
 };
 
@@ -271,48 +272,74 @@ static void smtp_session_error(struct smtp_session *s, const char *reply)
 
 /* ---- RCPT ---- */
 
+/* How a recipient the lookup did not accept is counted, logged and answered. */
+static const struct smtp_refusal {
+    const char *result;
+    enum log_level level;
+    const char *code, *text;
+} smtp_refusals[] = {
+    [LOOKUP_UNKNOWN] = {"unknown", LOG_INFO, "550 5.1.1",
+                        "Recipient address rejected: User unknown"},
+    /* No outbound queue yet (issue 5): accepting would lose the forwarded copy. */
+    [LOOKUP_FORWARD] = {"forward_unavailable", LOG_WARN, "451 4.3.0",
+                        "Recipient forwards to another domain; forwarding not available yet, "
+                        "try again later"},
+    /* RFC 3463 X.4.6: routing loop detected. */
+    [LOOKUP_LOOP] = {"alias_loop", LOG_WARN, "550 5.4.6",
+                     "Recipient address rejected: alias loop or nesting too deep"},
+    [LOOKUP_TOO_LARGE] = {"too_large", LOG_WARN, "550 5.5.3",
+                          "Recipient address rejected: expands to too many recipients"},
+    [LOOKUP_UNAVAILABLE] = {"tempfail", LOG_WARN, "451 4.3.0",
+                            "Directory temporarily unavailable"},
+};
+
 static void smtp_lookup_work(void *arg)
 {
     struct smtp_lookup *l = arg;
     l->status = lookup_recipient(l->pool, l->s->cfg->directory_url, l->query,
-                                 l->s->cfg->lookup_timeout_ms, &l->target, &l->why);
+                                 l->s->cfg->lookup_timeout_ms, &l->result, &l->why);
+}
+
+/* The lookup's mailboxes, copied into the transaction; their LMTP recipients for the log. */
+static const char *smtp_rcpt_add(struct smtp_session *s, const struct smtp_lookup *l)
+{
+    if (s->nrcpt == s->rcpt_cap) {
+        size_t cap = s->rcpt_cap ? s->rcpt_cap * 2 : 8;
+        struct smtp_rcpt *r = pool_alloc(s->txn, cap * sizeof(*r));
+        if (s->nrcpt)
+            memcpy(r, s->rcpts, s->nrcpt * sizeof(*r));
+        s->rcpts = r;
+        s->rcpt_cap = cap;
+    }
+    struct smtp_rcpt *r = &s->rcpts[s->nrcpt++];
+    r->address = l->address;
+    r->result.n = l->result.n;
+    r->result.targets = pool_alloc(s->txn, l->result.n * sizeof(*r->result.targets));
+    const char *maildrops = "";
+    for (size_t i = 0; i < l->result.n; i++) {
+        r->result.targets[i].lmtp_rcpt = pool_strdup(s->txn, l->result.targets[i].lmtp_rcpt);
+        r->result.targets[i].host = pool_strdup(s->txn, l->result.targets[i].host);
+        maildrops = pool_printf(l->pool, "%s%s%s", maildrops, i ? "," : "",
+                                l->result.targets[i].lmtp_rcpt);
+    }
+    return maildrops;
 }
 
 static void smtp_lookup_done(void *arg)
 {
     struct smtp_lookup *l = arg;
     struct smtp_session *s = l->s;
-    switch (l->status) {
-    case LOOKUP_FOUND:
-        if (s->nrcpt == s->rcpt_cap) {
-            size_t cap = s->rcpt_cap ? s->rcpt_cap * 2 : 8;
-            struct smtp_rcpt *r = pool_alloc(s->txn, cap * sizeof(*r));
-            if (s->nrcpt)
-                memcpy(r, s->rcpts, s->nrcpt * sizeof(*r));
-            s->rcpts = r;
-            s->rcpt_cap = cap;
-        }
-        s->rcpts[s->nrcpt].address = l->address;
-        s->rcpts[s->nrcpt].target.lmtp_rcpt = pool_strdup(s->txn, l->target.lmtp_rcpt);
-        s->rcpts[s->nrcpt].target.host = pool_strdup(s->txn, l->target.host);
-        s->nrcpt++;
+    if (l->status == LOOKUP_FOUND) {
         metrics_add("smtp_recipients_total{result=\"accepted\"}", 1);
         log_emit(LOG_INFO, "smtp.rcpt", "session", s->id, "to", l->address, "maildrop",
-                 l->target.lmtp_rcpt, "result", "accepted", NULL);
+                 smtp_rcpt_add(s, l), "result", "accepted", NULL);
         smtp_reply(s, "250 2.1.5 Ok");
-        break;
-    case LOOKUP_UNKNOWN:
-        metrics_add("smtp_recipients_total{result=\"unknown\"}", 1);
-        log_emit(LOG_INFO, "smtp.rcpt", "session", s->id, "to", l->address, "result",
-                 "unknown", NULL);
-        smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", l->address);
-        break;
-    case LOOKUP_UNAVAILABLE:
-        metrics_add("smtp_recipients_total{result=\"tempfail\"}", 1);
-        log_emit(LOG_WARN, "smtp.rcpt", "session", s->id, "to", l->address, "result",
-                 "tempfail", "error", l->why, NULL);
-        smtp_reply(s, "451 4.3.0 <%s>: Directory temporarily unavailable", l->address);
-        break;
+    } else {
+        const struct smtp_refusal *r = &smtp_refusals[l->status];
+        metrics_add(pool_printf(l->pool, "smtp_recipients_total{result=\"%s\"}", r->result), 1);
+        log_emit(r->level, "smtp.rcpt", "session", s->id, "to", l->address, "result",
+                 r->result, "error", l->why, NULL);
+        smtp_reply(s, "%s <%s>: %s", r->code, l->address, r->text);
     }
     pool_destroy(l->pool);
     smtp_session_resume(s);
@@ -442,12 +469,15 @@ static void smtp_session_data_end(struct smtp_session *s)
     d->pool = pool;
     smtp_random_id(d->id, 6);
     d->sender = pool_strdup(pool, s->sender);
-    d->n = s->nrcpt;
-    d->rcpts = pool_zalloc(pool, s->nrcpt * sizeof(*d->rcpts));
-    for (size_t i = 0; i < s->nrcpt; i++) {
-        d->rcpts[i].lmtp_rcpt = pool_strdup(pool, s->rcpts[i].target.lmtp_rcpt);
-        d->rcpts[i].host = pool_strdup(pool, s->rcpts[i].target.host);
-    }
+    for (size_t i = 0; i < s->nrcpt; i++)
+        d->n += s->rcpts[i].result.n;
+    d->rcpts = pool_zalloc(pool, d->n * sizeof(*d->rcpts));
+    size_t k = 0;
+    for (size_t i = 0; i < s->nrcpt; i++)
+        for (size_t j = 0; j < s->rcpts[i].result.n; j++, k++) {
+            d->rcpts[k].lmtp_rcpt = pool_strdup(pool, s->rcpts[i].result.targets[j].lmtp_rcpt);
+            d->rcpts[k].host = pool_strdup(pool, s->rcpts[i].result.targets[j].host);
+        }
     struct received_info ri = {
         .helo = s->helo,
         .peer = s->peer,

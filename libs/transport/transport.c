@@ -1,6 +1,6 @@
 /* transport: parsing MAILSTACK_LMTP_TRANSPORTS on each lookup. The map is a handful of
  * entries, so re-reading it costs nothing and a changed environment needs no reload. */
-#include "transport.h"
+#include "transport/transport.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -85,4 +85,14 @@ int transport_resolve(const char *map, const char *name, int default_port, trans
     memcpy(out->host, name, nlen + 1);
     out->port = default_port;
     return 0;
+}
+
+void transport_format(const transport_t *t, char *out, size_t outlen)
+{
+    if (t->host[0] == '/')
+        snprintf(out, outlen, "%s", t->host);
+    else if (strchr(t->host, ':'))
+        snprintf(out, outlen, "[%s]:%d", t->host, t->port);
+    else
+        snprintf(out, outlen, "%s:%d", t->host, t->port);
 }

@@ -1,7 +1,7 @@
 /* transport_test: MAILSTACK_LMTP_TRANSPORTS parsing — names, ports, IPv6, UNIX sockets,
  * names not in the map, malformed entries. */
 #include "testkit/testkit.h"
-#include "transport.h"
+#include "transport/transport.h"
 
 #include <CUnit/Basic.h>
 
@@ -50,12 +50,32 @@ static void test_malformed_entries(void)
     CU_ASSERT_EQUAL(transport_resolve("", "", 24, &t), -1);
 }
 
+static void test_format(void)
+{
+    const char *map = "a=127.0.0.1:2424,b=[2001:db8::1]:24,c=/run/lmtp.sock";
+    transport_t t;
+    char out[300];
+    CU_ASSERT_EQUAL_FATAL(transport_resolve(map, "a", 24, &t), 0);
+    transport_format(&t, out, sizeof(out));
+    CU_ASSERT_STRING_EQUAL(out, "127.0.0.1:2424");
+    CU_ASSERT_EQUAL_FATAL(transport_resolve(map, "b", 24, &t), 0);
+    transport_format(&t, out, sizeof(out));
+    CU_ASSERT_STRING_EQUAL(out, "[2001:db8::1]:24");
+    CU_ASSERT_EQUAL_FATAL(transport_resolve(map, "c", 24, &t), 0);
+    transport_format(&t, out, sizeof(out));
+    CU_ASSERT_STRING_EQUAL(out, "/run/lmtp.sock");
+    CU_ASSERT_EQUAL_FATAL(transport_resolve(map, "lmtp.example", 2003, &t), 0);
+    transport_format(&t, out, sizeof(out));
+    CU_ASSERT_STRING_EQUAL(out, "lmtp.example:2003");
+}
+
 int main(void)
 {
     static const testkit_case_t cases[] = {
         {"map entries", test_map_entries},
         {"unmapped names are hosts", test_unmapped_names_are_hosts},
         {"malformed entries", test_malformed_entries},
+        {"endpoints as text", test_format},
         {NULL, NULL},
     };
     return testkit_run("transport", cases);
