@@ -6,7 +6,9 @@ domains with an LDAP base of their own, LDAP groups as distribution lists, and h
 addresses. The stack serves example.test and other.test (base ou=other.test,...; see
 run.py)."""
 
+import os
 import secrets
+import signal
 import smtplib
 import time
 import unittest
@@ -117,6 +119,19 @@ def stored(marker):
         delivered = [line for line in lines if line.startswith("Delivered-To:")]
         out.append((uid, mailbox, delivered[0][len("Delivered-To: "):] if delivered else None))
     return sorted(out)
+
+
+def restart(names, **settings):
+    """Stops these services and starts them again with extra MAILSTACK_* settings (none:
+    as the stack started them)."""
+    for name in names:
+        pid = int((Path(ENV["MAILSTACK_STACK_DIR"]) / "run" / f"{name}.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not Path(f"/proc/{pid}").exists()
+                 or "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text(), f"{name} to stop")
+    r = stack.run(["bash", str(stack.STACK_SH), "start", ENV["MAILSTACK_STACK_DIR"]],
+                  env={**stack.RUN_ENV, **settings}, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def mirror_group(addresses, member_dns=(), member_addresses=(), group_domain=""):
@@ -472,6 +487,39 @@ class GroupTest(unittest.TestCase):
             self.assertEqual(targets(f"{uid}@{domain()}"), [("mailbox", uid)])
         finally:
             drop_groups(gid)
+
+
+@stack.needs("directory-sync", "smtp-edge", "lmtp-store")
+class SettingsTest(unittest.TestCase):
+    """MAILSTACK_RECIPIENT_DELIMITER and MAILSTACK_LOOKUP_CASE_INSENSITIVE=0, honoured alike
+    by directory-sync's lookup, smtp-edge's hand-over and lmtp-store's own resolution."""
+
+    SERVICES = ("directory-sync", "lmtp-store", "smtp-edge")
+
+    def test_delimiter_and_exact_case(self):
+        uid = new_user()
+        restart(self.SERVICES, MAILSTACK_RECIPIENT_DELIMITER="-",
+                MAILSTACK_LOOKUP_CASE_INSENSITIVE="0")
+        try:
+            status, body = lookup(f"{uid}-lists@{domain()}")
+            self.assertEqual((status, body["account"], body["detail"]), (200, uid, "lists"))
+            self.assertEqual(error_code(f"{uid}+lists@{domain()}"), (404, "unknown_recipient"))
+            self.assertEqual(error_code(f"{uid.upper()}@{domain()}"), (404, "unknown_recipient"))
+            self.assertEqual(rcpt(f"{uid.upper()}@{domain()}")[0], 550)
+            marker = secrets.token_hex(8)
+            self.assertEqual(send([f"{uid}-lists@{domain()}"], marker), {})
+            self.assertEqual(stored(marker), [(uid, "INBOX", f"{uid}-lists@lmtp-store")])
+            marker = secrets.token_hex(8)
+            upper = f"{uid.upper()}@lmtp-store"
+            with smtplib.LMTP("127.0.0.1", int(ENV["MAILSTACK_LMTP_PORT"]), timeout=30) as lmtp:
+                refused = lmtp.sendmail("foo@example.org", [f"{uid}-x@lmtp-store", upper],
+                                        f"Subject: x\r\n\r\nmarker {marker}\r\n".encode())
+            self.assertEqual(list(refused), [upper])
+            self.assertEqual(refused[upper][0], 550)
+            self.assertEqual(stored(marker), [(uid, "INBOX", f"{uid}-x@lmtp-store")])
+        finally:
+            restart(self.SERVICES)
+        self.assertEqual(lookup(f"{uid.upper()}+lists@{domain()}")[1]["detail"], "lists")
 
 
 @stack.needs("directory-sync", "smtp-edge")

@@ -13,7 +13,10 @@
  *     names its own alias is the entry of that name (aliases(5)'s `hurd: hurd, x@y`);
  *     a target or member that resolves to nothing is skipped;
  *  5. a loop, a chain deeper than the depth limit, or an expansion past the expansion
- *     limit is an error; two routes to one mailbox give one target.
+ *     limit is an error; two routes to one mailbox give one target;
+ *  6. the detail reaches an entry matched directly; alias and group expansion do not pass
+ *     it on (Postfix's default propagate_unmatched_extensions leaves aliases out), though
+ *     a target may carry its own (`lists: hurd+lists`).
  * Blocking (SQL): call it on a worker thread. */
 #ifndef RESOLVE_H
 #define RESOLVE_H

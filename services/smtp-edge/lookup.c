@@ -2,13 +2,15 @@
  * so it is parsed as a mailbox before use: a malformed or pipe-like maildrop from a broken
  * mirror makes the whole answer a temporary failure, never a command sent to a store. */
 #include "lookup.h"
+#include "config/config.h"
 #include "jsonhttp/jsonhttp.h"
 #include "mailaddr/mailaddr.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* The maildrop with the detail put back after its local part. */
+/* The maildrop with the detail put back after its local part, joined with the first
+ * recipient delimiter: lmtp-store splits with the same setting. */
 static int lookup_target_from(pool_t *pool, const char *maildrop, const char *detail,
                               struct lookup_target *t)
 {
@@ -19,7 +21,10 @@ static int lookup_target_from(pool_t *pool, const char *maildrop, const char *de
     if (detail && *detail) {
         mailaddr_t withdetail = m;
         /* The maildrop's own detail, if it has one, yields to the recipient's. */
-        withdetail.detail = detail;
+        withdetail.local = pool_printf(pool, "%s%c%s", m.local,
+                                       config_str("MAILSTACK_RECIPIENT_DELIMITER", "+")[0],
+                                       detail);
+        withdetail.detail = NULL;
         t->lmtp_rcpt = mailaddr_format(pool, &withdetail);
         mailaddr_t check;
         if (mailaddr_parse(pool, t->lmtp_rcpt, &check) != 0)
