@@ -7,6 +7,7 @@
 #include "control/control.h"
 #include "log/log.h"
 #include "net/net.h"
+#include "probe/probe.h"
 #include "workq/workq.h"
 
 #include <stdio.h>
@@ -14,40 +15,18 @@
 
 static workq_t *workers;
 static control_t *control;
-static struct event *ping_timer;
-static int ldap_ok;          /* loop thread only */
-static int ping_result;      /* written by the worker, read in ping_done */
-static int ping_running;
+static probe_t *ldap_probe;
 
-static void ping_work(void *arg)
+static int ldap_answers(void *arg)
 {
     (void)arg;
-    ping_result = auth_check_ping();
-}
-
-static void ping_done(void *arg)
-{
-    (void)arg;
-    ping_running = 0;
-    if (ldap_ok != (ping_result == 0))
-        log_emit(ping_result == 0 ? LOG_INFO : LOG_WARN,
-                 ping_result == 0 ? "auth.ldap_up" : "auth.ldap_down", NULL);
-    ldap_ok = ping_result == 0;
-    metrics_set("auth_ldap_up", ldap_ok);
-}
-
-static void ping_tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-    if (!ping_running && workq_submit(workers, ping_work, ping_done, NULL) == 0)
-        ping_running = 1;
+    return auth_check_ping() == 0;
 }
 
 static int ready(void *arg, char *reason, size_t len)
 {
     (void)arg;
+    int ldap_ok = probe_ok(ldap_probe);
     if (!ldap_ok)
         snprintf(reason, len, "ldap unreachable");
     return ldap_ok ? CONTROL_READY : CONTROL_NOT_READY;
@@ -62,7 +41,7 @@ static int busy(void *arg)
 static void on_stop(void *arg)
 {
     (void)arg;
-    event_del(ping_timer);
+    probe_stop(ldap_probe);
 }
 
 int main(void)
@@ -80,16 +59,17 @@ int main(void)
     control_set_ready(control, ready, NULL);
     auth_api_register(control, workers);
     metrics_describe("auth_ldap_up", "gauge", "1 when LDAP answered the last check.");
-    ping_timer = event_new(base, -1, EV_PERSIST, ping_tick, NULL);
-    struct timeval every = {5, 0};
-    event_add(ping_timer, &every);
-    ping_tick(-1, 0, NULL);
+    ldap_probe = probe_start(base, workers, &(struct probe_spec){
+        .up_event = "auth.ldap_up", .down_event = "auth.ldap_down", .gauge = "auth_ldap_up",
+        .interval_ms = 5000, .check = ldap_answers});
+    if (!ldap_probe)
+        return 1;
     net_on_shutdown(base, on_stop, NULL, 2000);
     net_shutdown_when_idle(busy, NULL);
     log_emit(LOG_INFO, "service.started", NULL);
     event_base_dispatch(base);
     workq_destroy(workers);
-    event_free(ping_timer);
+    probe_free(ldap_probe); /* after the queue: a check may have been in flight */
     control_stop(control);
     event_base_free(base);
     log_emit(LOG_INFO, "service.stopped", NULL);

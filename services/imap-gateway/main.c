@@ -9,6 +9,7 @@
 #include "log/log.h"
 #include "mailstore.h"
 #include "net/net.h"
+#include "probe/probe.h"
 #include "session.h"
 
 #include <stdio.h>
@@ -18,40 +19,18 @@
 
 static control_t *control;
 static struct evconnlistener *listener;
-static struct event *ping_timer;
-static int pg_ok;          /* loop thread only */
-static int ping_result;    /* written by the worker, read in ping_done */
-static int ping_running;
+static probe_t *pg_probe;
 
-static void ping_work(void *arg)
+static int pg_answers(void *arg)
 {
     (void)arg;
-    ping_result = mailstore_ping();
-}
-
-static void ping_done(void *arg)
-{
-    (void)arg;
-    ping_running = 0;
-    if (pg_ok != (ping_result == 0))
-        log_emit(ping_result == 0 ? LOG_INFO : LOG_WARN,
-                 ping_result == 0 ? "imap.postgres_up" : "imap.postgres_down", NULL);
-    pg_ok = ping_result == 0;
-    metrics_set("imap_postgres_up", pg_ok);
-}
-
-static void ping_tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-    if (!ping_running && workq_submit(gateway.workers, ping_work, ping_done, NULL) == 0)
-        ping_running = 1;
+    return mailstore_ping() == 0;
 }
 
 static int ready(void *arg, char *reason, size_t len)
 {
     (void)arg;
+    int pg_ok = probe_ok(pg_probe);
     if (!pg_ok)
         snprintf(reason, len, "postgresql unreachable");
     return pg_ok;
@@ -61,7 +40,7 @@ static void status(void *arg, json_t *st)
 {
     (void)arg;
     json_object_set_new(st, "sessions", json_integer(session_count()));
-    json_object_set_new(st, "postgres", json_boolean(pg_ok));
+    json_object_set_new(st, "postgres", json_boolean(probe_ok(pg_probe)));
     json_object_set_new(st, "starttls", json_boolean(gateway.tls != NULL));
 }
 
@@ -76,7 +55,7 @@ static void on_stop(void *arg)
 {
     (void)arg;
     evconnlistener_disable(listener);
-    event_del(ping_timer);
+    probe_stop(pg_probe);
     session_shutdown_all("Server shutting down");
 }
 
@@ -118,10 +97,12 @@ int main(void)
                               session_accept, NULL);
     if (!listener)
         return 1;
-    ping_timer = event_new(base, -1, EV_PERSIST, ping_tick, NULL);
-    struct timeval every = {MAIN_PING_SECONDS, 0};
-    event_add(ping_timer, &every);
-    ping_tick(-1, 0, NULL);
+    pg_probe = probe_start(base, gateway.workers, &(struct probe_spec){
+        .up_event = "imap.postgres_up", .down_event = "imap.postgres_down",
+        .gauge = "imap_postgres_up", .interval_ms = MAIN_PING_SECONDS * 1000,
+        .check = pg_answers});
+    if (!pg_probe)
+        return 1;
     net_on_shutdown(base, on_stop, NULL, MAIN_SHUTDOWN_GRACE_MS);
     net_shutdown_when_idle(busy, NULL);
     log_emit(LOG_INFO, "service.started", NULL);
@@ -130,7 +111,7 @@ int main(void)
     session_free_all();
     net_listener_free(listener);
     control_stop(control);
-    event_free(ping_timer);
+    probe_free(pg_probe); /* after the queue: a check may have been in flight */
     if (gateway.tls)
         SSL_CTX_free(gateway.tls);
     event_base_free(base);

@@ -8,6 +8,7 @@
 #include "lmtp_session.h"
 #include "log/log.h"
 #include "net/net.h"
+#include "probe/probe.h"
 #include "workq/workq.h"
 
 #include <stdio.h>
@@ -16,8 +17,7 @@
 static struct lmtp_settings settings;
 static workq_t *workers;
 static struct evconnlistener *tcp_listener, *unix_listener;
-static struct event *ping_timer;
-static int db_ok, ping_result, ping_running;
+static probe_t *db_probe;
 
 static void on_accept(struct bufferevent *bev, const char *peer, int is_loopback, void *arg)
 {
@@ -26,37 +26,20 @@ static void on_accept(struct bufferevent *bev, const char *peer, int is_loopback
     lmtp_session_start(&settings, bev, peer);
 }
 
-static void ping_work(void *arg)
+static int db_answers(void *arg)
 {
     (void)arg;
     PGconn *db = db_conn();
     PGresult *r = db ? db_exec(db, "ping", "SELECT 1", 0, NULL) : NULL;
-    ping_result = r != NULL;
     if (r)
         PQclear(r);
-}
-
-static void ping_done(void *arg)
-{
-    (void)arg;
-    ping_running = 0;
-    if (db_ok != ping_result)
-        log_emit(ping_result ? LOG_INFO : LOG_WARN, ping_result ? "db.up" : "db.down", NULL);
-    db_ok = ping_result;
-}
-
-static void ping_tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-    if (!ping_running && workq_submit(workers, ping_work, ping_done, NULL) == 0)
-        ping_running = 1;
+    return r != NULL;
 }
 
 static int ready(void *arg, char *reason, size_t len)
 {
     (void)arg;
+    int db_ok = probe_ok(db_probe);
     if (!db_ok)
         snprintf(reason, len, "postgresql unreachable");
     return db_ok ? CONTROL_READY : CONTROL_NOT_READY;
@@ -81,7 +64,7 @@ static void on_stop(void *arg)
         evconnlistener_disable(tcp_listener);
     if (unix_listener)
         evconnlistener_disable(unix_listener);
-    event_del(ping_timer);
+    probe_stop(db_probe);
     lmtp_session_close_all();
 }
 
@@ -122,16 +105,16 @@ int main(void)
     metrics_describe("lmtp_deliveries_total", "counter", "Recipients delivered or deferred.");
     metrics_describe("lmtp_sessions", "gauge", "LMTP sessions open now.");
     metrics_describe("lmtp_connections_total", "counter", "LMTP connections accepted.");
-    ping_timer = event_new(base, -1, EV_PERSIST, ping_tick, NULL);
-    struct timeval every = {5, 0};
-    event_add(ping_timer, &every);
-    ping_tick(-1, 0, NULL);
+    db_probe = probe_start(base, workers, &(struct probe_spec){
+        .up_event = "db.up", .down_event = "db.down", .interval_ms = 5000, .check = db_answers});
+    if (!db_probe)
+        return 1;
     net_on_shutdown(base, on_stop, NULL, (int)config_long("MAILSTACK_SHUTDOWN_GRACE_MS", 10000));
     net_shutdown_when_idle(busy, NULL);
     log_emit(LOG_INFO, "service.started", NULL);
     event_base_dispatch(base);
     workq_destroy(workers);
-    event_free(ping_timer);
+    probe_free(db_probe); /* after the queue: a check may have been in flight */
     if (tcp_listener)
         net_listener_free(tcp_listener);
     if (unix_listener)

@@ -9,6 +9,7 @@
 #include "jsonhttp/jsonhttp.h"
 #include "log/log.h"
 #include "net/net.h"
+#include "probe/probe.h"
 #include "smtp_session.h"
 #include "workq/workq.h"
 
@@ -19,10 +20,7 @@
 static struct smtp_settings settings;
 static workq_t *workers;
 static struct evconnlistener *listener;
-static struct event *ping_timer;
-static int directory_ok;    /* loop thread only */
-static int ping_result;     /* written by the worker, read in ping_done */
-static int ping_running;
+static probe_t *directory_probe;
 
 static void on_accept(struct bufferevent *bev, const char *peer, int is_loopback, void *arg)
 {
@@ -31,40 +29,21 @@ static void on_accept(struct bufferevent *bev, const char *peer, int is_loopback
     smtp_session_start(&settings, bev, peer);
 }
 
-static void ping_work(void *arg)
+static int directory_answers(void *arg)
 {
     (void)arg;
     char url[1024];
     snprintf(url, sizeof(url), "%s/readyz", settings.directory_url);
     jsonhttp_result_t r;
-    ping_result = jsonhttp_get(url, settings.lookup_timeout_ms, &r) == 0 && r.status == 200;
+    int ok = jsonhttp_get(url, settings.lookup_timeout_ms, &r) == 0 && r.status == 200;
     jsonhttp_result_free(&r);
-}
-
-static void ping_done(void *arg)
-{
-    (void)arg;
-    ping_running = 0;
-    if (directory_ok != ping_result)
-        log_emit(ping_result ? LOG_INFO : LOG_WARN,
-                 ping_result ? "smtp.directory_up" : "smtp.directory_down", NULL);
-    directory_ok = ping_result;
-    metrics_set("smtp_directory_up", directory_ok);
-}
-
-static void ping_tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-    if (!ping_running && workq_submit(workers, ping_work, ping_done, NULL) == 0)
-        ping_running = 1;
+    return ok;
 }
 
 static int ready(void *arg, char *reason, size_t len)
 {
     (void)arg;
-    if (directory_ok)
+    if (probe_ok(directory_probe))
         return CONTROL_READY;
     snprintf(reason, len, "directory unreachable");
     return CONTROL_DEGRADED;
@@ -74,7 +53,7 @@ static void status(void *arg, json_t *st)
 {
     (void)arg;
     json_object_set_new(st, "sessions", json_integer(smtp_session_count()));
-    json_object_set_new(st, "directory", json_boolean(directory_ok));
+    json_object_set_new(st, "directory", json_boolean(probe_ok(directory_probe)));
     json_object_set_new(st, "starttls", json_boolean(settings.tls != NULL));
 }
 
@@ -89,7 +68,7 @@ static void on_stop(void *arg)
     (void)arg;
     if (listener)
         evconnlistener_disable(listener);
-    event_del(ping_timer);
+    probe_stop(directory_probe);
     smtp_session_close_all();
 }
 
@@ -145,16 +124,17 @@ int main(void)
     control_set_ready(control, ready, NULL);
     control_set_status(control, status, NULL);
     describe_metrics();
-    ping_timer = event_new(base, -1, EV_PERSIST, ping_tick, NULL);
-    struct timeval every = {5, 0};
-    event_add(ping_timer, &every);
-    ping_tick(-1, 0, NULL);
+    directory_probe = probe_start(base, workers, &(struct probe_spec){
+        .up_event = "smtp.directory_up", .down_event = "smtp.directory_down",
+        .gauge = "smtp_directory_up", .interval_ms = 5000, .check = directory_answers});
+    if (!directory_probe)
+        return 1;
     net_on_shutdown(base, on_stop, NULL, (int)config_long("MAILSTACK_SHUTDOWN_GRACE_MS", 10000));
     net_shutdown_when_idle(busy, NULL);
     log_emit(LOG_INFO, "service.started", "hostname", settings.hostname, NULL);
     event_base_dispatch(base);
     workq_destroy(workers);
-    event_free(ping_timer);
+    probe_free(directory_probe); /* after the queue: a check may have been in flight */
     net_listener_free(listener);
     control_stop(control);
     event_base_free(base);
