@@ -6,10 +6,16 @@
 #include "config/config.h"
 #include "log/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static _Thread_local PGconn *db_thread;
+/* Statements prepared on db_thread (db_exec_prepared), by the address of their SQL text;
+ * they die with the connection. */
+#define DB_PREPARED_MAX 32
+static _Thread_local const char *db_prepared[DB_PREPARED_MAX];
+static _Thread_local int db_nprepared;
 
 static void db_notice(void *arg, const char *message)
 {
@@ -25,6 +31,7 @@ PGconn *db_conn(void)
         PQfinish(db_thread);
         db_thread = NULL;
     }
+    db_nprepared = 0;
     const char *dsn = config_str("MAILSTACK_PG_DSN", "dbname=mailstack");
     PGconn *c = PQconnectdb(dsn);
     if (PQstatus(c) != CONNECTION_OK) {
@@ -45,13 +52,12 @@ void db_close_thread(void)
     if (db_thread)
         PQfinish(db_thread);
     db_thread = NULL;
+    db_nprepared = 0;
 }
 
-PGresult *db_query(PGconn *conn, const char *what, const char *sql, int n,
-                   const char *const *params, const int *lengths, const int *formats,
-                   int binary_result)
+/* r when it succeeded; else logs its error, frees it and returns NULL. */
+static PGresult *db_checked(PGresult *r, const char *what)
 {
-    PGresult *r = PQexecParams(conn, sql, n, NULL, params, lengths, formats, binary_result);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
@@ -62,6 +68,36 @@ PGresult *db_query(PGconn *conn, const char *what, const char *sql, int n,
     log_emit(LOG_ERROR, "db.query_failed", "query", what, "sqlstate", state, "error", err, NULL);
     PQclear(r);
     return NULL;
+}
+
+PGresult *db_query(PGconn *conn, const char *what, const char *sql, int n,
+                   const char *const *params, const int *lengths, const int *formats,
+                   int binary_result)
+{
+    return db_checked(PQexecParams(conn, sql, n, NULL, params, lengths, formats, binary_result),
+                      what);
+}
+
+PGresult *db_exec_prepared(PGconn *conn, const char *what, const char *sql, int n,
+                           const char *const *params)
+{
+    if (conn != db_thread)
+        return db_exec(conn, what, sql, n, params);
+    int i = 0;
+    while (i < db_nprepared && db_prepared[i] != sql)
+        i++;
+    if (i == DB_PREPARED_MAX)
+        return db_exec(conn, what, sql, n, params);
+    char name[16];
+    snprintf(name, sizeof(name), "db_%d", i);
+    if (i == db_nprepared) {
+        PGresult *p = db_checked(PQprepare(conn, name, sql, n, NULL), what);
+        if (!p)
+            return NULL;
+        PQclear(p);
+        db_prepared[db_nprepared++] = sql;
+    }
+    return db_checked(PQexecPrepared(conn, name, n, params, NULL, NULL, 0), what);
 }
 
 PGresult *db_exec_bin(PGconn *conn, const char *what, const char *sql, int n,

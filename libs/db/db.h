@@ -23,6 +23,11 @@ PGresult *db_exec_bin(PGconn *conn, const char *what, const char *sql, int n,
 PGresult *db_query(PGconn *conn, const char *what, const char *sql, int n,
                    const char *const *params, const int *lengths, const int *formats,
                    int binary_result);
+/* db_exec for a statement run again and again on this thread's connection: prepared on it
+ * the first time (keyed by the address of `sql`, so pass a string that lives as long as
+ * the thread, e.g. a literal), then run without being parsed and planned again. */
+PGresult *db_exec_prepared(PGconn *conn, const char *what, const char *sql, int n,
+                           const char *const *params);
 int db_begin(PGconn *conn);     /* 0 or -1 */
 int db_commit(PGconn *conn);    /* 0 or -1 */
 void db_rollback(PGconn *conn);
