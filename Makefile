@@ -88,6 +88,7 @@ test: deps all
 
 bench: deps all
 	@bash bench/run.sh
+bench-auth: deps all ; @bash bench/auth_bench.sh
 
 clean:
 	rm -rf build build-san

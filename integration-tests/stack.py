@@ -12,6 +12,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -196,3 +197,34 @@ def live_pids(needle):
         if cmdline and needle in cmdline:
             pids.append(int(proc.name))
     return pids
+
+
+def component_pid(name):
+    """The pid of "slapd" or of a service of the stack, or None when it is not running."""
+    needle = str(DIR / "ldap" / "slapd.d") if name == "slapd" else name
+    try:
+        pid = int((DIR / "run" / f"{name}.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if pid in live_pids(needle) else None
+
+
+def stop_component(name, timeout=20):
+    """Stops "slapd" or a service (SIGTERM, then waits until it is gone): an outage."""
+    pid = component_pid(name)
+    if pid is None:
+        return
+    os.kill(pid, 15)
+    deadline = time.monotonic() + timeout
+    while component_pid(name) == pid:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} (pid {pid}) did not stop within {timeout} s")
+        time.sleep(0.1)
+
+
+def start_stopped():
+    """Starts again, on their ports, whatever stop_component stopped (tools/stack.sh start
+    starts only what is not running and returns once it answers)."""
+    r = stack_sh("start", str(DIR))
+    if r.returncode != 0:
+        raise RuntimeError(f"tools/stack.sh start failed ({r.returncode}): {r.stdout}{r.stderr}")

@@ -1,9 +1,8 @@
 """test_directory_auth: directory-sync's mirror and lookup rules (the seed's §3.1/§3.2)
-and auth-service's credential checks, through their JSON APIs as the other services call
-them, against the real slapd and PostgreSQL of the stack."""
+through its JSON API as the other services call it, and every service's control API,
+against the real slapd and PostgreSQL of the stack. (auth-service's credential checks
+are in test_auth_service.py.)"""
 
-import base64
-import hashlib
 import json
 import secrets
 import subprocess
@@ -11,7 +10,6 @@ import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import stack
 from stack import ENV
@@ -41,12 +39,6 @@ def lookup(address):
 def refresh():
     status, body = http("POST", f"{ENV['MAILSTACK_DIRECTORY_URL']}/v1/mirror/refresh")
     assert status == 200, (status, body)
-
-
-def auth(username, password, **extra):
-    body = {"username": username, "password": password, "service": "imap",
-            "remote_ip": "127.0.0.1", **extra}
-    return http("POST", f"{ENV['MAILSTACK_AUTH_URL']}/v1/auth", body)
 
 
 def user_ldif(uid, maildrop, aliases, password_value, number):
@@ -133,51 +125,6 @@ class LookupTest(unittest.TestCase):
         self.assertTrue(body["mirror"]["loaded"])
         accounts = int(stack.psql("SELECT count(*) FROM accounts")[0][0])
         self.assertEqual(body["mirror"]["entries"], accounts)
-
-
-@stack.needs("auth-service")
-class AuthTest(unittest.TestCase):
-    def test_uid_and_any_address_authenticate(self):
-        for name in ("hurd", "hurd@example.test", "youngbong@example.test"):
-            status, body = auth(name, ENV["MAILSTACK_DEMO_PASSWORD"])
-            self.assertEqual(status, 200, name)
-            self.assertEqual(body["account"], "hurd")
-            self.assertEqual(body["dn"], stack.user_dn("hurd"))
-
-    def test_wrong_empty_and_hostile_credentials_fail(self):
-        for name, pw in (("hurd", "wrong"), ("hurd", ""), ("nobody", "x"),
-                         ("*)(uid=*", ENV["MAILSTACK_DEMO_PASSWORD"]),
-                         ("*", ENV["MAILSTACK_DEMO_PASSWORD"]),
-                         ("hurd)(|(uid=*", ENV["MAILSTACK_DEMO_PASSWORD"])):
-            status, body = auth(name, pw)
-            self.assertEqual(status, 401, (name, pw == ""))
-            self.assertEqual(body["error"]["code"], "invalid_credentials")
-
-    def test_malformed_requests(self):
-        url = f"{ENV['MAILSTACK_AUTH_URL']}/v1/auth"
-        self.assertEqual(http("POST", url, raw=b"not json")[0], 400)
-        self.assertEqual(http("POST", url, raw=b"[1,2]")[0], 400)
-        self.assertEqual(http("POST", url, {"username": "hurd"})[0], 400)
-        self.assertEqual(http("POST", url, {"username": 5, "password": "x"})[0], 400)
-        self.assertEqual(http("GET", url)[0], 405)
-
-    def test_seed_sha_scheme_is_checked_by_slapd(self):
-        # The seed's mksha: {SHA} + base64(sha1(password)).
-        uid, pw = f"sha{secrets.token_hex(3)}", secrets.token_urlsafe(9)
-        sha = "{SHA}" + base64.b64encode(hashlib.sha1(pw.encode()).digest()).decode()
-        stack.ldap_add(user_ldif(uid, f"{uid}@lmtp-store", [uid], sha, 3004))
-        try:
-            self.assertEqual(auth(uid, pw)[0], 200)
-            self.assertEqual(auth(uid, pw + "x")[0], 401)
-        finally:
-            stack.ldap_delete(stack.user_dn(uid))
-
-    def test_password_never_logged(self):
-        auth("hurd", ENV["MAILSTACK_DEMO_PASSWORD"])
-        auth("hurd", "Sekrit-" + ENV["MAILSTACK_DEMO_PASSWORD"])
-        for log in Path(ENV["MAILSTACK_STACK_DIR"], "log").glob("*.log"):
-            text = log.read_text(errors="replace")
-            self.assertNotIn(ENV["MAILSTACK_DEMO_PASSWORD"], text, log.name)
 
 
 class ControlApiTest(unittest.TestCase):

@@ -15,7 +15,9 @@
 # MAILSTACK_STACK_SERVICES (the services to start, default all five; "" starts none),
 # MAILSTACK_LDAP_BASE, MAILSTACK_DOMAIN,
 # MAILSTACK_HOSTNAME and the passwords MAILSTACK_{DEMO,ADMIN,LDAP_ADMIN,PG}_PASSWORD. The
-# passwords and the LDAP base are fixed when DIR is first initialised (kept in DIR/init.env).
+# passwords, the LDAP base and MAILSTACK_AUTH_SECRET (the shared secret the services send
+# auth-service; random unless given) are fixed when DIR is first initialised (kept in
+# DIR/init.env).
 set -euo pipefail
 shopt -u patsub_replacement 2>/dev/null || true # `&` in a password must stay literal
 
@@ -181,11 +183,12 @@ load_init_settings() {
 		[MAILSTACK_ADMIN_PASSWORD]=cyrus1234
 		[MAILSTACK_LDAP_ADMIN_PASSWORD]=''
 		[MAILSTACK_PG_PASSWORD]=''
+		[MAILSTACK_AUTH_SECRET]=''
 	)
 	: >"$INITFILE.new"
 	chmod 600 "$INITFILE.new"
 	for var in MAILSTACK_LDAP_BASE MAILSTACK_DEMO_PASSWORD MAILSTACK_ADMIN_PASSWORD \
-		MAILSTACK_LDAP_ADMIN_PASSWORD MAILSTACK_PG_PASSWORD; do
+		MAILSTACK_LDAP_ADMIN_PASSWORD MAILSTACK_PG_PASSWORD MAILSTACK_AUTH_SECRET; do
 		given=${!var:-}
 		if [ -n "${stored_values[$var]:-}" ]; then
 			[ -n "$given" ] && [ "$given" != "${stored_values[$var]}" ] &&
@@ -316,6 +319,7 @@ write_stack_env() {
 		MAILSTACK_TLS_CERT "$TLS/cert.pem"
 		MAILSTACK_TLS_KEY "$TLS/key.pem"
 		MAILSTACK_ALLOW_PLAINTEXT_LOOPBACK 1
+		MAILSTACK_AUTH_SECRET "$MAILSTACK_AUTH_SECRET"
 	)
 	{
 		echo "# mailstack dev stack settings, written by tools/stack.sh; source it: . $ENVFILE"

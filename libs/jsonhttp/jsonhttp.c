@@ -40,8 +40,8 @@ static size_t jsonhttp_write(char *ptr, size_t size, size_t nmemb, void *userdat
     return n;
 }
 
-static int jsonhttp_call(const char *url, const char *post, long timeout_ms,
-                         jsonhttp_result_t *out)
+static int jsonhttp_call(const char *url, const char *post, const char *const *extra,
+                         long timeout_ms, jsonhttp_result_t *out)
 {
     pthread_once(&jsonhttp_once, jsonhttp_global_init);
     memset(out, 0, sizeof(*out));
@@ -54,6 +54,8 @@ static int jsonhttp_call(const char *url, const char *post, long timeout_ms,
     struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
     if (post)
         headers = curl_slist_append(headers, "Content-Type: application/json");
+    for (; extra && *extra; extra++)
+        headers = curl_slist_append(headers, *extra);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -83,10 +85,16 @@ static int jsonhttp_call(const char *url, const char *post, long timeout_ms,
 
 int jsonhttp_get(const char *url, long timeout_ms, jsonhttp_result_t *out)
 {
-    return jsonhttp_call(url, NULL, timeout_ms, out);
+    return jsonhttp_call(url, NULL, NULL, timeout_ms, out);
 }
 
 int jsonhttp_post(const char *url, json_t *body, long timeout_ms, jsonhttp_result_t *out)
+{
+    return jsonhttp_post_headers(url, body, NULL, timeout_ms, out);
+}
+
+int jsonhttp_post_headers(const char *url, json_t *body, const char *const *headers,
+                          long timeout_ms, jsonhttp_result_t *out)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!text) {
@@ -94,7 +102,8 @@ int jsonhttp_post(const char *url, json_t *body, long timeout_ms, jsonhttp_resul
         strcpy(out->error, "request not serialisable");
         return -1;
     }
-    int rc = jsonhttp_call(url, text, timeout_ms, out);
+    int rc = jsonhttp_call(url, text, headers, timeout_ms, out);
+    explicit_bzero(text, strlen(text)); /* it may hold a password */
     free(text);
     return rc;
 }

@@ -16,6 +16,10 @@ typedef struct {
  * timeout, DNS): the service is unreachable, which callers treat as a temporary failure. */
 int jsonhttp_get(const char *url, long timeout_ms, jsonhttp_result_t *out);
 int jsonhttp_post(const char *url, json_t *body, long timeout_ms, jsonhttp_result_t *out);
+/* The same with extra request headers: a NULL-terminated list of "Name: value" lines
+ * (e.g. "Authorization: Bearer ..."); NULL for none. */
+int jsonhttp_post_headers(const char *url, json_t *body, const char *const *headers,
+                          long timeout_ms, jsonhttp_result_t *out);
 void jsonhttp_result_free(jsonhttp_result_t *r);
 
 /* URL-encodes s for a query string; malloc'ed, caller frees. */

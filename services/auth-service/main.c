@@ -1,6 +1,7 @@
 /* auth-service: checks credentials against LDAP for the other services over a JSON API
- * (POST /v1/auth), beside the control endpoints every service has. /readyz reflects a
- * bind as the service account, checked every few seconds on a worker. */
+ * (POST /v1/auth, shared secret, brute-force lockout), beside the control endpoints every
+ * service has. /readyz reflects a search on a pooled LDAP connection, checked every few
+ * seconds on a worker. */
 #include "auth_api.h"
 #include "auth_check.h"
 #include "config/config.h"
@@ -35,13 +36,14 @@ static int ready(void *arg, char *reason, size_t len)
 static int busy(void *arg)
 {
     (void)arg;
-    return workq_pending(workers) > 0;
+    return workq_pending(workers) > 0 || auth_api_pending() > 0;
 }
 
 static void on_stop(void *arg)
 {
     (void)arg;
     probe_stop(ldap_probe);
+    auth_api_stop();
 }
 
 int main(void)
@@ -54,10 +56,12 @@ int main(void)
                             config_port("MAILSTACK_AUTH_SERVICE_CONTROL_PORT", 8088));
     if (!control)
         return 1;
+    if (auth_check_init() != 0)
+        return 1;
     workers = workq_create(base, (int)config_long("MAILSTACK_AUTH_WORKERS", 4));
-    workq_on_thread_exit(workers, auth_check_thread_end);
     control_set_ready(control, ready, NULL);
-    auth_api_register(control, workers);
+    if (auth_api_register(base, control, workers) != 0)
+        return 1;
     metrics_describe("auth_ldap_up", "gauge", "1 when LDAP answered the last check.");
     ldap_probe = probe_start(base, workers, &(struct probe_spec){
         .up_event = "auth.ldap_up", .down_event = "auth.ldap_down", .gauge = "auth_ldap_up",
@@ -70,6 +74,8 @@ int main(void)
     event_base_dispatch(base);
     workq_destroy(workers);
     probe_free(ldap_probe); /* after the queue: a check may have been in flight */
+    auth_check_end();
+    auth_api_free();
     control_stop(control);
     event_base_free(base);
     log_emit(LOG_INFO, "service.stopped", NULL);

@@ -22,6 +22,7 @@ static const struct command_def command_table[] = {
     {"ID", ANY, cmd_id},
     {"STARTTLS", SESSION_NOTAUTH, cmd_starttls},
     {"LOGIN", SESSION_NOTAUTH, cmd_login},
+    {"AUTHENTICATE", SESSION_NOTAUTH, cmd_authenticate},
     {"NAMESPACE", AUTHED, cmd_namespace},
     {"LIST", AUTHED, cmd_list},
     {"LSUB", AUTHED, cmd_list},
@@ -37,7 +38,7 @@ static const struct command_def command_table[] = {
 /* RFC 3501 and common extensions we do not implement yet: a different answer from a
  * typo, so a client author knows which it is. */
 static const char *const command_later[] = {
-    "AUTHENTICATE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "STATUS",
+    "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "STATUS",
     "APPEND", "EXPUNGE", "SEARCH", "STORE", "COPY", "MOVE", "IDLE", "ENABLE", "GETQUOTA",
     "GETQUOTAROOT", "SETQUOTA", "GETACL", "SETACL", "MYRIGHTS", "LISTRIGHTS", "COMPRESS",
 };

@@ -16,8 +16,9 @@ void cmd_logout(struct session *s, const imapproto_command_t *c);
 void cmd_id(struct session *s, const imapproto_command_t *c);
 void cmd_namespace(struct session *s, const imapproto_command_t *c);
 void cmd_starttls(struct session *s, const imapproto_command_t *c);
-/* cmd_login.c */
+/* cmd_login.c: LOGIN, AUTHENTICATE */
 void cmd_login(struct session *s, const imapproto_command_t *c);
+void cmd_authenticate(struct session *s, const imapproto_command_t *c);
 /* cmd_list.c: LIST, LSUB */
 void cmd_list(struct session *s, const imapproto_command_t *c);
 /* cmd_select.c: SELECT, EXAMINE, CLOSE, UNSELECT */

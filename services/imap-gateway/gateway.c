@@ -6,7 +6,6 @@ struct gateway gateway;
 
 void gateway_config_load(void)
 {
-    gateway.auth_url = config_str("MAILSTACK_AUTH_URL", "http://127.0.0.1:8088");
     gateway.allow_plaintext_loopback = config_bool("MAILSTACK_ALLOW_PLAINTEXT_LOOPBACK", 0);
     gateway.max_line = config_size("MAILSTACK_IMAP_MAX_LINE", 64 * 1024);
     gateway.max_literal = config_size("MAILSTACK_MESSAGE_SIZE_LIMIT", 20L * 1024 * 1024);

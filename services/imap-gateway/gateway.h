@@ -10,8 +10,7 @@
 struct gateway {
     workq_t *workers;
     SSL_CTX *tls;                  /* NULL: no STARTTLS */
-    const char *auth_url;          /* base URL of auth-service */
-    int allow_plaintext_loopback;  /* LOGIN without TLS from 127.0.0.0/8 and ::1 */
+    int allow_plaintext_loopback;  /* LOGIN, AUTH=PLAIN without TLS from 127.0.0.0/8, ::1 */
     long max_line;                 /* command text */
     long max_literal;              /* = the message size limit */
     long login_timeout_s;          /* autologout before login ... */

@@ -10,6 +10,7 @@
 #include "mailstore.h"
 #include "net/net.h"
 #include "probe/probe.h"
+#include "saslauth/saslauth.h"
 #include "session.h"
 
 #include <stdio.h>
@@ -64,7 +65,7 @@ static void describe_metrics(void)
     metrics_describe("imap_sessions", "gauge", "IMAP sessions open now.");
     metrics_describe("imap_connections_total", "counter", "IMAP connections accepted.");
     metrics_describe("imap_commands_total", "counter", "IMAP commands by name.");
-    metrics_describe("imap_logins_total", "counter", "LOGIN attempts by result.");
+    metrics_describe("imap_logins_total", "counter", "LOGIN and AUTHENTICATE by result.");
     metrics_describe("imap_protocol_errors_total", "counter", "Malformed command lines.");
     metrics_describe("imap_autologouts_total", "counter", "Sessions closed for idleness.");
     metrics_describe("imap_postgres_up", "gauge", "1 when PostgreSQL answered the last check.");
@@ -76,6 +77,8 @@ int main(void)
     if (config_load() != 0)
         return 1;
     gateway_config_load();
+    if (saslauth_init("imap") != 0)
+        return 1;
     struct event_base *base = net_base_new();
     const char *cert = config_str("MAILSTACK_TLS_CERT", "");
     const char *key = config_str("MAILSTACK_TLS_KEY", "");
@@ -114,6 +117,7 @@ int main(void)
     probe_free(pg_probe); /* after the queue: a check may have been in flight */
     if (gateway.tls)
         SSL_CTX_free(gateway.tls);
+    saslauth_done();
     event_base_free(base);
     log_emit(LOG_INFO, "service.stopped", NULL);
     return 0;

@@ -81,7 +81,7 @@ static void session_on_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_TIMEOUT) {
         if (!(what & BEV_EVENT_READING)) {
             session_drop(s); /* the client stopped reading what we send */
-        } else if (s->busy && !s->closing) {
+        } else if (s->busy && !s->closing && !s->on_line) {
             /* A long command (a big FETCH) is running: the client is not idle. */
             bufferevent_enable(bev, EV_READ);
         } else if (!s->closing) {
@@ -196,6 +196,7 @@ static void session_free(struct session *s)
     log_emit(LOG_INFO, "imap.disconnect", "session", s->id, "account", s->account, NULL);
     bufferevent_free(s->bev);
     event_free(s->timer);
+    saslauth_free(s->sasl);
     imapproto_parser_free(s->parser);
     pool_destroy(s->mbox.pool);
     pool_destroy(s->cmd);
@@ -271,6 +272,7 @@ void session_done(struct session *s, const char *fmt, ...)
     s->tag = s->command = NULL;
     s->cmd_state = NULL;
     s->on_drained = NULL;
+    s->on_line = NULL;
     pool_clear(s->cmd);
     if (!s->in_process && !s->closing)
         session_process(s);
@@ -317,6 +319,13 @@ int session_submit(struct session *s, void (*work)(void *), void (*done)(void *)
     return 0;
 }
 
+void session_read_line(struct session *s, void (*fn)(struct session *s, char *line))
+{
+    s->on_line = fn;
+    if (!s->in_process)
+        session_process(s);
+}
+
 void session_after(struct session *s, long ms, void (*fn)(struct session *s))
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -334,11 +343,27 @@ int session_login_allowed(const struct session *s)
     return net_bev_is_tls(s->bev) || (s->loopback && gateway.allow_plaintext_loopback);
 }
 
+/* Before login: SASL-IR and the mechanisms libsasl2 allows on this connection (none in
+ * plaintext, unless on loopback with the dev setting), with LOGINDISABLED to match. */
 const char *session_capability(struct session *s)
 {
-    static char caps[256];
+    static char caps[512];
     int tls = net_bev_is_tls(s->bev);
-    snprintf(caps, sizeof(caps), "IMAP4rev1 LITERAL+ ID NAMESPACE UNSELECT CHILDREN%s%s",
+    char mechs[256] = "";
+    if (s->state == SESSION_NOTAUTH) {
+        const char *list = saslauth_mechanisms(session_login_allowed(s));
+        size_t used = 0;
+        for (const char *m = list; *m;) {
+            size_t n = strcspn(m, " ");
+            used += (size_t)snprintf(mechs + used, sizeof(mechs) - used, " AUTH=%.*s", (int)n, m);
+            if (used >= sizeof(mechs))
+                break;
+            m += n;
+            m += strspn(m, " ");
+        }
+    }
+    snprintf(caps, sizeof(caps), "IMAP4rev1 LITERAL+ ID NAMESPACE UNSELECT CHILDREN%s%s%s%s",
+             s->state == SESSION_NOTAUTH ? " SASL-IR" : "", mechs,
              s->state == SESSION_NOTAUTH && gateway.tls && !tls ? " STARTTLS" : "",
              s->state == SESSION_NOTAUTH && !session_login_allowed(s) ? " LOGINDISABLED" : "");
     return caps;
@@ -382,17 +407,46 @@ static void session_bad_input(struct session *s, const imapproto_result_t *r)
     pool_clear(s->cmd);
 }
 
+/* For session_read_line: 1 when a line (or the verdict that it is too long) was handed
+ * over, 0 when more input is needed. */
+static int session_take_line(struct session *s, struct evbuffer *in)
+{
+    size_t eol_len = 0;
+    struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+    void (*fn)(struct session *, char *) = s->on_line;
+    if (eol.pos < 0 || (size_t)eol.pos > (size_t)gateway.max_line) {
+        if (eol.pos < 0 && evbuffer_get_length(in) <= (size_t)gateway.max_line)
+            return 0;
+        evbuffer_drain(in, evbuffer_get_length(in));
+        s->on_line = NULL;
+        fn(s, NULL);
+        return 1;
+    }
+    char *line = pool_alloc(s->cmd, (size_t)eol.pos + 1);
+    evbuffer_remove(in, line, (size_t)eol.pos);
+    line[eol.pos] = 0;
+    evbuffer_drain(in, eol_len);
+    s->on_line = NULL;
+    fn(s, line);
+    return 1;
+}
+
 static void session_process(struct session *s)
 {
     if (s->in_process)
         return;
     s->in_process = 1;
-    while (!s->busy && !s->closing) {
+    while ((!s->busy || s->on_line) && !s->closing) {
         if (session_output_pending(s) > SESSION_OUTPUT_HIGH) {
             session_when_drained(s, session_resume);
             break;
         }
         struct evbuffer *in = bufferevent_get_input(s->bev);
+        if (s->on_line) {
+            if (!session_take_line(s, in))
+                break;
+            continue;
+        }
         size_t len = evbuffer_get_length(in);
         if (len == 0 || len < s->need)
             break;

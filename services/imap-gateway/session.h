@@ -7,6 +7,7 @@
 
 #include "imapproto/imapproto.h"
 #include "pool/pool.h"
+#include "saslauth/saslauth.h"
 
 #include <event2/bufferevent.h>
 #include <stdint.h>
@@ -49,12 +50,14 @@ struct session {
     int jobs;                 /* worker jobs not yet finished */
     int flush_polls;          /* while closing */
     int auth_failures;
+    saslauth_t *sasl;         /* the LOGIN / AUTHENTICATE exchange running, or NULL */
     char *account;            /* after LOGIN, in pool */
     int64_t account_id;
     struct session_mailbox mbox;
     struct event *timer;
     void (*timer_fn)(struct session *s);
     void (*on_drained)(struct session *s);
+    void (*on_line)(struct session *s, char *line);
 };
 
 /* net_accept_fn: a new connection; sends the greeting. */
@@ -79,6 +82,10 @@ void session_logout(struct session *s);
  * comes from s->cmd, which nothing else touches while the command runs. Returns -1 when
  * the queue is shutting down (the caller answers NO). */
 int session_submit(struct session *s, void (*work)(void *), void (*done)(void *), void *arg);
+/* The running command reads the client's next line (an AUTHENTICATE response): fn gets
+ * it without its CRLF, in s->cmd, or NULL when it was longer than the line limit (then the
+ * input was dropped). The login timeout applies while waiting. */
+void session_read_line(struct session *s, void (*fn)(struct session *s, char *line));
 /* Calls fn(s) after ms milliseconds (a delayed reply). */
 void session_after(struct session *s, long ms, void (*fn)(struct session *s));
 /* Output queued for the client (above the TLS layer, which holds only a bounded amount
@@ -87,7 +94,8 @@ void session_after(struct session *s, long ms, void (*fn)(struct session *s));
 size_t session_output_pending(struct session *s);
 void session_when_drained(struct session *s, void (*fn)(struct session *s));
 
-/* May LOGIN be used here: over TLS, or on loopback when the dev setting allows it. */
+/* May LOGIN and the plaintext SASL mechanisms be used here: over TLS, or on loopback when
+ * the dev setting allows it. */
 int session_login_allowed(const struct session *s);
 /* The capability list for this session's current state (no "CAPABILITY" word). */
 const char *session_capability(struct session *s);
