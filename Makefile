@@ -6,7 +6,7 @@
 
 SHELL := /bin/bash
 SERVICES := smtp-edge lmtp-store imap-gateway directory-sync auth-service
-PKGS := libevent libevent_openssl libevent_pthreads openssl jansson libcurl libpq
+PKGS := libevent libevent_openssl libevent_pthreads openssl jansson libcurl libpq gmime-3.0
 
 ifeq ($(SANITIZE),1)
 BUILD := build-san

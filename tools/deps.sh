@@ -10,6 +10,7 @@ PACKAGES=(
 	gcc make pkg-config
 	libldap-dev libsasl2-dev libsasl2-modules libjansson-dev libcurl4-openssl-dev
 	libpq-dev libcunit1-dev libevent-dev libssl-dev
+	libgmime-3.0-dev # libs/sieve: MIME structure, RFC 2047 and charsets, address lists
 	slapd ldap-utils postgresql postgresql-client
 	python3 swaks openssl curl netcat-openbsd procps iproute2
 	postfix # smtp-source -L, the real Postfix LMTP client of the lmtp-store tests
