@@ -7,7 +7,8 @@
 #        make bench-auth [BENCH_FLAGS="--seconds 5"] [BUILD=dir]
 #
 # Starts a private stack (slapd, PostgreSQL, auth-service only; binaries from
-# MAILSTACK_BIN_DIR, default <repo>/$BUILD/bin) in a temp dir on free ports, compiles the
+# MAILSTACK_BIN_DIR, default <repo>/$BUILD/bin; MAILSTACK_AUTH_WORKERS and
+# MAILSTACK_AUTH_DN_CACHE_MS pass through) in a temp dir on free ports, compiles the
 # client there, runs it against the demo user hurd (an {SSHA} password, as the stack
 # seeds it), prints auth-service's warnings and errors, and stops everything, also on
 # Ctrl-C or an error. The password and the shared secret reach the client through its
@@ -72,7 +73,7 @@ cc -std=c17 -O2 -Wall -Wextra -Werror -o "$WORK/auth_bench" "$REPO/bench/auth_be
 # Only these settings of the caller pass: a sourced stack.env would pin other ports.
 for v in $(compgen -e); do
 	case $v in
-	MAILSTACK_BIN_DIR | MAILSTACK_LOG_LEVEL | MAILSTACK_AUTH_WORKERS) ;;
+	MAILSTACK_BIN_DIR | MAILSTACK_LOG_LEVEL | MAILSTACK_AUTH_WORKERS | MAILSTACK_AUTH_DN_CACHE_MS) ;;
 	MAILSTACK_*) unset "$v" ;;
 	esac
 done
@@ -86,7 +87,8 @@ stack_var() { (set -a && . "$STACK/run/stack.env" && printf '%s' "${!1}"); }
 
 LABEL=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 say "host: $(nproc) CPU(s), load $(cut -d' ' -f1-3 /proc/loadavg); commit $LABEL;" \
-	"auth-service workers: ${MAILSTACK_AUTH_WORKERS:-4 (default)}; slapd $(slapd -VV 2>&1 | grep -o 'slapd [0-9.]*' | head -n1)"
+	"auth-service workers: ${MAILSTACK_AUTH_WORKERS:-4 (default)}, DN cache ${MAILSTACK_AUTH_DN_CACHE_MS:-60000} ms;" \
+	"$(slapd -VV 2>&1 | grep -o 'slapd [0-9.]*' | head -n1)"
 set +e
 BENCH_PASSWORD=$MAILSTACK_DEMO_PASSWORD MAILSTACK_AUTH_SECRET=$(stack_var MAILSTACK_AUTH_SECRET) \
 	"$WORK/auth_bench" --ldap-uri "$(stack_var MAILSTACK_LDAP_URI)" \
