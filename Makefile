@@ -89,6 +89,7 @@ test: deps all
 bench: deps all
 	@bash bench/run.sh
 bench-auth: deps all ; @bash bench/auth_bench.sh
+bench-mirror: deps all ; @MAILSTACK_BIN_DIR=$(CURDIR)/$(BUILD)/bin /usr/bin/python3 bench/mirror_bench.py $(BENCH_FLAGS)
 
 clean:
 	rm -rf build build-san

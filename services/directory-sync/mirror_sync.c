@@ -543,7 +543,7 @@ static enum run_end session_run(struct session *s, char *error, size_t errlen)
     }
     if (session_forced(s))
         return RUN_FORCED;
-    if (rc == LDAP_SYNC_REFRESH_REQUIRED) {
+    if (rc == LDAP_SYNC_REFRESH_REQUIRED && !s->full) {
         log_emit(LOG_INFO, "mirror.refresh_required", "root", s->root, NULL);
         return RUN_FULL_NEEDED;
     }
