@@ -374,6 +374,121 @@ def message_of_size(total, rcpt, marker, sender="a@example.org"):
     return head + b"x" * fill + b"\r\n"
 
 
+def set_script(uid, text, name="main"):
+    """Stores text as the account's one active Sieve script (as ManageSieve will)."""
+    stack.psql("UPDATE sieve_scripts SET active = false WHERE account_id ="
+               " (SELECT account_id FROM accounts WHERE uid = :'p1');"
+               " INSERT INTO sieve_scripts (account_id, name, script, active)"
+               " SELECT account_id, :'p2', :'p3', true FROM accounts WHERE uid = :'p1'"
+               " ON CONFLICT (account_id, name) DO UPDATE SET script = excluded.script,"
+               " active = true", uid, name, text)
+
+
+def make_folder(uid, name):
+    stack.psql("INSERT INTO mailboxes (account_id, name, uidvalidity)"
+               " SELECT account_id, :'p2', 1 FROM accounts WHERE uid = :'p1'"
+               " ON CONFLICT DO NOTHING", uid, name)
+
+
+def outbound(uid, kind):
+    """(recipient, sender, bytes) of the account's pending outbound mail of a kind."""
+    rows = stack.psql("SELECT o.recipient, o.sender,"
+                      " encode(coalesce(o.message, o.header_prefix || b.data), 'hex')"
+                      " FROM outbound_pending o JOIN accounts a USING (account_id)"
+                      " LEFT JOIN message_blobs b ON b.sha256 = o.blob_sha256"
+                      " WHERE a.uid = :'p1' AND o.kind = :'p2' ORDER BY o.outbound_id", uid, kind)
+    return [(r[0], r[1], bytes.fromhex(r[2])) for r in rows]
+
+
+SEED_SCRIPT = """require ["reject", "fileinto"];
+
+if address :contains :all "From" "hurd@mydomain.co.kr" {
+        reject "Testing..";
+}
+"""
+
+ROUTING_SCRIPT = r"""require ["fileinto", "copy", "imap4flags", "vacation"];
+if header :contains "Subject" "tolists" { fileinto :copy :flags "\\Flagged" "INBOX.lists"; }
+elsif header :contains "Subject" "short name" { fileinto "lists"; }
+elsif header :contains "Subject" "spam" { discard; }
+elsif header :contains "Subject" "forward" { redirect "elsewhere@example.org"; }
+elsif header :contains "Subject" "away" { vacation :days 3 :subject "Away" "I am away."; }
+"""
+
+
+@stack.needs("lmtp-store", "directory-sync")
+class SieveDeliveryTest(unittest.TestCase):
+    """The recipient's active script decides where each copy goes."""
+
+    def test_seed_script_rejects_as_written(self):
+        uid, other = new_user(), new_user()
+        set_script(uid, SEED_SCRIPT)
+        marker = secrets.token_hex(8)
+        message = (f"From: hurd <hurd@mydomain.co.kr>\r\nTo: {uid}@example.test\r\n"
+                   f"Subject: {marker}\r\n\r\n메일 발신 테스트입니다.\r\n").encode()
+        _, replies = lmtp_transaction([f"{uid}@lmtp-store", f"{other}@lmtp-store"], message)
+        self.assertEqual([code for code, _ in replies], [550, 250])
+        self.assertIn("5.7.1", replies[0][1])
+        self.assertIn("Testing..", replies[0][1])
+        self.assertEqual(mailbox_count(uid, "INBOX", marker), 0)
+        self.assertEqual(mailbox_count(other, "INBOX", marker), 1)
+        # Mail from anyone else is kept.
+        self.assertEqual(deliver(f"{uid}@lmtp-store", message.replace(b"mydomain.co.kr", b"sds.co.kr")), 250)
+        self.assertEqual(mailbox_count(uid, "INBOX", marker), 1)
+
+    def test_broken_or_oversized_script_keeps_the_mail(self):
+        uid = new_user()
+        for script in ('require "fileinto";\nif header :is "Subject" {\n', "#" * 102401 + "\nkeep;"):
+            set_script(uid, script)
+            marker = secrets.token_hex(8)
+            self.assertEqual(deliver(f"{uid}@lmtp-store", f"Subject: {marker}\r\n\r\nx\r\n".encode()), 250)
+            self.assertEqual(mailbox_count(uid, "INBOX", marker), 1)
+        self.assertEqual(len(log_events("lmtp.sieve_invalid", rcpt=f"{uid}@lmtp-store")), 2)
+
+    def test_fileinto_copy_flags_discard_redirect_vacation(self):
+        uid = new_user()
+        rcpt = f"{uid}@lmtp-store"
+        make_folder(uid, "INBOX.lists")
+        set_script(uid, ROUTING_SCRIPT)
+
+        def send(subject, sender="someone@example.org"):
+            marker = secrets.token_hex(8)
+            body = (f"From: <{sender}>\r\nTo: <{uid}@lmtp-store>\r\nSubject: {subject} {marker}\r\n"
+                    f"Message-ID: <{marker}@example.org>\r\n\r\nx\r\n").encode()
+            self.assertEqual(deliver(rcpt, body, sender), 250)
+            return marker
+
+        copied = send("tolists")
+        self.assertEqual((mailbox_count(uid, "INBOX", copied), mailbox_count(uid, "INBOX.lists", copied)), (1, 1))
+        flags = stack.psql("SELECT x.name, m.flags FROM messages m JOIN mailboxes x USING (account_id, mailbox_id)"
+                           " JOIN message_blobs b ON b.sha256 = m.blob_sha256"
+                           " WHERE position(convert_to(:'p1', 'UTF8') IN b.data) > 0 ORDER BY 1", copied)
+        self.assertEqual(flags, [["INBOX", "{}"], ["INBOX.lists", '{"\\\\Flagged"}']])
+        short = send("short name")
+        self.assertEqual((mailbox_count(uid, "INBOX", short), mailbox_count(uid, "INBOX.lists", short)), (0, 1))
+        spam = send("spam")
+        self.assertEqual(mailbox_count(uid, "INBOX", spam), 0)
+        forwarded = send("forward")
+        self.assertEqual(mailbox_count(uid, "INBOX", forwarded), 0)  # redirect cancels keep
+        pending = outbound(uid, "redirect")
+        self.assertEqual(len(pending), 1)
+        self.assertEqual(pending[0][:2], ("elsewhere@example.org", "someone@example.org"))
+        self.assertIn(forwarded.encode(), pending[0][2])
+        self.assertTrue(pending[0][2].startswith(prefix_for(rcpt, "someone@example.org")))
+        away = send("away", "friend@example.org")
+        send("away again", "friend@example.org")  # one reply per sender per period
+        send("away", "other@example.org")
+        self.assertEqual(mailbox_count(uid, "INBOX", away), 1)  # vacation keeps the mail
+        replies = outbound(uid, "vacation")
+        self.assertEqual([(r[0], r[1]) for r in replies],
+                         [("friend@example.org", ""), ("other@example.org", "")])
+        self.assertIn(b"Subject: Away", replies[0][2])
+        self.assertIn(b"I am away.", replies[0][2])
+        self.assertIn(b"Auto-Submitted: auto-replied", replies[0][2])
+        self.assertTrue(replies[0][2].startswith(b"Date: "))
+        self.assertTrue(log_events("lmtp.redirect_pending", rcpt=rcpt))
+
+
 @stack.needs("lmtp-store", "directory-sync")
 class DeliveryTest(unittest.TestCase):
     """Per-recipient delivery: quota, quotawarn, duplicates, +detail, real LMTP clients."""
@@ -444,6 +559,15 @@ class DeliveryTest(unittest.TestCase):
                               " JOIN accounts a USING (account_id)"
                               " WHERE a.uid = :'p1' AND m.name = 'INBOX'", one)
         self.assertEqual(payloads, [expected[0][0]])  # none for the refused recipient
+
+    def test_directory_quota_sets_the_storage_limit(self):
+        uid = new_user()
+        self.assertEqual(deliver(f"{uid}@lmtp-store", b"Subject: first\r\n\r\nx\r\n"), 250)
+        self.assertEqual(quota_row(uid)[0], "10240")
+        # What directory-sync writes when LDAP's quota attribute changes.
+        stack.psql("UPDATE accounts SET quota_kb = 2 WHERE uid = :'p1'", uid)
+        self.assertEqual(quota_row(uid)[0], "2")
+        self.assertEqual(deliver(f"{uid}@lmtp-store", b"Subject: big\r\n\r\n" + b"z" * 3000 + b"\r\n"), 552)
 
     def test_quota_edges_storage_and_message_count(self):
         uid = new_user()

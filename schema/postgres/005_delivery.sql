@@ -1,6 +1,6 @@
 -- 005_delivery.sql - what lmtp-store's delivery logic keeps besides the messages:
 -- * quotas: one row per account (the seed's quota root user.NAME), made with the default
---   limits when the account first gets mail. Limits follow RFC 9208 so imap-gateway's QUOTA
+--   limits (or the directory's quota_kb) when the account first gets mail. Limits follow RFC 9208 so imap-gateway's QUOTA
 --   reads the same row: STORAGE in KiB (storage_limit_kb), MESSAGE as a count; NULL means
 --   that resource is not limited. Usage is kept in bytes and messages by triggers on
 --   messages, in the same transaction as every insert or delete, whichever service writes;
@@ -52,6 +52,20 @@ CREATE TRIGGER messages_quota_insert AFTER INSERT ON messages
 CREATE TRIGGER messages_quota_delete AFTER DELETE ON messages
     REFERENCING OLD TABLE AS old_messages FOR EACH STATEMENT
     EXECUTE FUNCTION quotas_count_deleted();
+
+-- The directory's quota (accounts.quota_kb, which directory-sync takes from LDAP) is the
+-- account's storage limit from the moment it has one: lmtp-store uses it when it makes the
+-- row, and this trigger follows every change of it. Without one, the row keeps its limit.
+CREATE FUNCTION quotas_follow_directory() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE quotas SET storage_limit_kb = NEW.quota_kb, updated_at = now()
+     WHERE account_id = NEW.account_id;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER accounts_quota_kb AFTER UPDATE OF quota_kb ON accounts
+    FOR EACH ROW WHEN (NEW.quota_kb IS NOT NULL AND NEW.quota_kb IS DISTINCT FROM OLD.quota_kb)
+    EXECUTE FUNCTION quotas_follow_directory();
 
 -- message_id is the header's bytes (it may hold 8-bit octets, which text would refuse).
 CREATE TABLE delivery_duplicates (

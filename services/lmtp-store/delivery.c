@@ -101,7 +101,9 @@ static void delivery_add_target(pool_t *pool, struct delivery_plan *plan, size_t
 }
 
 /* Turns the recipient's action list into its plan. The default mailbox is the +detail
- * folder below INBOX (INBOX.lists for hurd+lists), checked for existence when filing. */
+ * folder below INBOX (INBOX.lists for hurd+lists) when it exists - Cyrus also wants the
+ * sender to have the post right on it; until mailboxes have ACLs (issue 6) an existing
+ * folder is open to +detail - else INBOX. */
 static void delivery_plan_actions(pool_t *pool, const struct delivery_action *actions,
                                   const struct delivery_rcpt *rc, struct delivery_plan *plan)
 {
@@ -305,6 +307,15 @@ static int delivery_lock_targets(struct delivery_tx *tx, const struct delivery_r
     for (size_t i = 0; i < plan->ntargets; i++) {
         struct delivery_target *t = &plan->targets[i];
         int r = delivery_lock_mailbox(tx->db, acct, t);
+        if (r == 1 && strncmp(t->name, "INBOX", 5) != 0) {
+            /* The seed's users keep their folders below INBOX (Cyrus shows "lists" for
+             * INBOX.lists in its alternate namespace): fileinto "lists" means that. */
+            const char *written = t->name;
+            t->name = pool_printf(tx->pool, "INBOX.%s", written);
+            r = delivery_lock_mailbox(tx->db, acct, t);
+            if (r == 1)
+                t->name = written;
+        }
         if (r == 1) {
             log_emit(LOG_INFO, "lmtp.folder_missing", "rcpt", rc->address, "mailbox", t->name,
                      NULL);

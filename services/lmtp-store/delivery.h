@@ -34,7 +34,7 @@ enum delivery_action_kind {
     DELIVERY_DISCARD,
     DELIVERY_REJECT,    /* reason: refuse with 550 5.7.1 (RFC 5429) */
     DELIVERY_REDIRECT,  /* address: forward the message unchanged */
-    DELIVERY_VACATION,  /* an auto-reply to the sender (RFC 5230) */
+    DELIVERY_VACATION,  /* an auto-reply to the sender (RFC 5230), at most once a period */
 };
 
 struct delivery_action {
@@ -42,11 +42,14 @@ struct delivery_action {
     const char *mailbox;             /* FILEINTO */
     const char *const *flags;        /* KEEP, FILEINTO: imap4flags (RFC 5232) */
     size_t nflags;
-    const char *reason;              /* REJECT; VACATION: the reply's body */
-    const char *address;             /* REDIRECT: the new recipient */
-    /* VACATION (RFC 5230): */
-    const char *subject, *from, *handle;
-    int days;
+    const char *reason;              /* REJECT */
+    const char *address;             /* REDIRECT: the new recipient; VACATION: the reply's
+                                      * recipient (the envelope sender) */
+    /* VACATION (RFC 5230), decided by the script except for "once per sender per period",
+     * which needs memory: */
+    const char *message;             /* the reply, without Date: and Message-ID: */
+    const char *key;                 /* names (sender, handle) in that memory */
+    unsigned days;
     struct delivery_action *next;
 };
 

@@ -1,6 +1,5 @@
 /* header: reading fields of a message's header section as delivery needs them (the
- * Message-ID for duplicate suppression, the fields that keep vacation replies away from
- * lists and bounces). Pure; the message is left as it is. */
+ * Message-ID for duplicate suppression). Pure; the message is left as it is. */
 #ifndef HEADER_H
 #define HEADER_H
 

@@ -1,9 +1,7 @@
 /* header_test: header fields as delivery reads them - folded values, case, LF-only lines,
- * the end of the header section, 8-bit octets - the Message-ID taken from them, and the
- * vacation guard against lists and bounces. */
+ * the end of the header section, 8-bit octets - and the Message-ID taken from them. */
 #include "dedup.h"
 #include "header.h"
-#include "outbound.h"
 #include "testkit/testkit.h"
 
 #include <CUnit/Basic.h>
@@ -61,32 +59,11 @@ static void test_message_id(void)
     pool_destroy(pool);
 }
 
-static void test_may_reply(void)
-{
-    pool = pool_create(0);
-    const char *plain = "From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n";
-    CU_ASSERT_TRUE(outbound_may_reply(pool, "a@example.org", plain, strlen(plain)));
-    CU_ASSERT_FALSE(outbound_may_reply(pool, "", plain, strlen(plain)));
-    CU_ASSERT_FALSE(outbound_may_reply(pool, "MAILER-DAEMON@example.org", plain, strlen(plain)));
-    CU_ASSERT_FALSE(outbound_may_reply(pool, "owner-list@example.org", plain, strlen(plain)));
-    CU_ASSERT_FALSE(outbound_may_reply(pool, "list-request@example.org", plain, strlen(plain)));
-    const char *list = "List-Id: <l.example.org>\r\n\r\n";
-    CU_ASSERT_FALSE(outbound_may_reply(pool, "a@example.org", list, strlen(list)));
-    const char *bulk = "Precedence: Bulk\r\n\r\n";
-    CU_ASSERT_FALSE(outbound_may_reply(pool, "a@example.org", bulk, strlen(bulk)));
-    const char *autos = "Auto-Submitted: auto-replied\r\n\r\n";
-    CU_ASSERT_FALSE(outbound_may_reply(pool, "a@example.org", autos, strlen(autos)));
-    const char *no = "Auto-Submitted: no\r\n\r\n";
-    CU_ASSERT_TRUE(outbound_may_reply(pool, "a@example.org", no, strlen(no)));
-    pool_destroy(pool);
-}
-
 int main(void)
 {
     static const testkit_case_t cases[] = {
         {"header fields: folding, case, end of header", test_header_get},
         {"Message-ID extraction", test_message_id},
-        {"vacation replies never to lists or bounces", test_may_reply},
         {NULL, NULL},
     };
     return testkit_run("header", cases);

@@ -10,38 +10,7 @@
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-
-static int outbound_has_prefix(const char *s, const char *prefix)
-{
-    return strncasecmp(s, prefix, strlen(prefix)) == 0;
-}
-
-int outbound_may_reply(pool_t *pool, const char *sender, const char *msg, size_t len)
-{
-    if (!sender || !*sender)
-        return 0;
-    const char *at = strrchr(sender, '@');
-    size_t local = at ? (size_t)(at - sender) : strlen(sender);
-    if (outbound_has_prefix(sender, "MAILER-DAEMON") || outbound_has_prefix(sender, "owner-") ||
-        (local >= 8 && strncasecmp(sender + local - 8, "-request", 8) == 0))
-        return 0;
-    static const char *const lists[] = {"List-Id", "List-Post", "List-Unsubscribe",
-                                        "List-Help", "List-Owner", "List-Subscribe"};
-    size_t n;
-    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-        if (header_get(pool, msg, len, lists[i], &n))
-            return 0;
-    const char *v = header_get(pool, msg, len, "Precedence", &n);
-    if (v && (strcasecmp(v, "bulk") == 0 || strcasecmp(v, "list") == 0 ||
-              strcasecmp(v, "junk") == 0))
-        return 0;
-    v = header_get(pool, msg, len, "Auto-Submitted", &n);
-    if (v && !outbound_has_prefix(v, "no"))
-        return 0;
-    return 1;
-}
 
 /* One outbound_pending row: a redirect names the stored blob (sha) and its prefix, a
  * vacation reply carries its own bytes (text). */
@@ -64,13 +33,13 @@ static int outbound_insert(PGconn *db, const char *acct, const char *kind, const
     return 0;
 }
 
-/* 1 when no reply went to sender for this handle within `days`, recording this one. */
-static int outbound_vacation_claim(PGconn *db, const char *acct, const char *sender,
-                                   const char *handle, int days)
+/* 1 when no reply went out under key within days, recording this one. */
+static int outbound_vacation_claim(PGconn *db, const char *acct, const char *to,
+                                   const char *key, unsigned days)
 {
     char d[16];
-    snprintf(d, sizeof(d), "%d", days);
-    const char *p[4] = {acct, sender, handle, d};
+    snprintf(d, sizeof(d), "%u", days);
+    const char *p[4] = {acct, to, key, d};
     PGresult *r = db_exec(db, "outbound.vacation_claim",
                           "INSERT INTO vacation_replies (account_id, sender, handle)"
                           " VALUES ($1, lower($2), $3)"
@@ -87,42 +56,24 @@ static int outbound_vacation_claim(PGconn *db, const char *acct, const char *sen
 }
 
 static int outbound_vacation(PGconn *db, pool_t *pool, const char *acct, const char *rcpt,
-                             const struct delivery_message *msg, const struct delivery_action *a)
+                             const struct delivery_action *a)
 {
-    if (!outbound_may_reply(pool, msg->sender, msg->data, msg->len)) {
-        log_emit(LOG_INFO, "lmtp.vacation_skipped", "rcpt", rcpt, "to", msg->sender,
-                 "reason", "bounce, list or automated mail", NULL);
-        return 0;
-    }
-    int days = a->days > 0 ? a->days : 7; /* RFC 5230 4.1: the default period */
-    int c = outbound_vacation_claim(db, acct, msg->sender, a->handle ? a->handle : "", days);
-    if (c <= 0)
+    int c = outbound_vacation_claim(db, acct, a->address, a->key, a->days);
+    if (c <= 0) {
+        if (c == 0)
+            log_emit(LOG_INFO, "lmtp.vacation_already_sent", "rcpt", rcpt, "to", a->address,
+                     NULL);
         return c;
-    size_t n;
-    const char *subject = a->subject;
-    if (!subject) {
-        const char *orig = header_get(pool, msg->data, msg->len, "Subject", &n);
-        subject = pool_printf(pool, "Auto: %s", orig ? orig : "");
     }
-    const char *msgid = header_get(pool, msg->data, msg->len, "Message-ID", &n);
-    const char *refs = msgid ? pool_printf(pool, "In-Reply-To: %s\r\nReferences: %s\r\n", msgid,
-                                           msgid)
-                             : "";
-    const char *host = config_str("MAILSTACK_HOSTNAME", "localhost");
     char date[64];
     header_date_now(date, sizeof(date));
-    const char *text = pool_printf(
-        pool,
-        "From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n"
-        "Message-ID: <vacation.%s.%lld@%s>\r\n%sAuto-Submitted: auto-replied (vacation)\r\n"
-        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        "Content-Transfer-Encoding: 8bit\r\n\r\n%s\r\n",
-        a->from ? a->from : rcpt, msg->sender, subject, date, acct, (long long)time(NULL), host, refs,
-        a->reason ? a->reason : "");
+    const char *text = pool_printf(pool, "Date: %s\r\nMessage-ID: <vacation.%s.%lld.%s@%s>\r\n%s",
+                                   date, acct, (long long)time(NULL), a->key,
+                                   config_str("MAILSTACK_HOSTNAME", "localhost"), a->message);
     /* RFC 5230 5.4: the reply goes out with the null envelope sender. */
-    if (outbound_insert(db, acct, "vacation", "", msg->sender, NULL, "", text) != 0)
+    if (outbound_insert(db, acct, "vacation", "", a->address, NULL, "", text) != 0)
         return -1;
-    log_emit(LOG_INFO, "lmtp.vacation_pending", "rcpt", rcpt, "to", msg->sender, NULL);
+    log_emit(LOG_INFO, "lmtp.vacation_pending", "rcpt", rcpt, "to", a->address, NULL);
     return 0;
 }
 
@@ -132,7 +83,7 @@ int outbound_record(PGconn *db, pool_t *pool, long long account_id, const char *
 {
     const char *acct = pool_printf(pool, "%lld", account_id);
     if (action->kind == DELIVERY_VACATION)
-        return outbound_vacation(db, pool, acct, rcpt, msg, action);
+        return outbound_vacation(db, pool, acct, rcpt, action);
     if (outbound_insert(db, acct, "redirect", msg->sender, action->address, sha, prefix,
                         NULL) != 0)
         return -1;

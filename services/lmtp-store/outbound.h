@@ -11,15 +11,11 @@
 
 /* Records action (REDIRECT or VACATION) for the recipient `rcpt` of account_id. The
  * message's blob (sha) must already be stored; prefix is its per-recipient header prefix.
- * A vacation reply is skipped (0) when the sender is a bounce, a list or an automaton, or
- * was answered within the action's :days. Returns 0 or -1 on a database error. */
+ * A vacation reply is recorded only when none went out under its key within its days
+ * (RFC 5230 4.2); the script has already kept it away from lists and bounces. Returns 0
+ * or -1 on a database error. */
 int outbound_record(PGconn *db, pool_t *pool, long long account_id, const char *rcpt,
                     const struct delivery_message *msg, const unsigned char *sha,
                     const char *prefix, const struct delivery_action *action);
-
-/* 1 when RFC 5230 4.5/4.6 allow an automatic reply to this message from this sender: not
- * the null sender or a MAILER-DAEMON / owner- / -request address, no List-* field,
- * Precedence not bulk, list or junk, Auto-Submitted absent or "no". Pure. */
-int outbound_may_reply(pool_t *pool, const char *sender, const char *msg, size_t len);
 
 #endif
