@@ -128,13 +128,15 @@ static int has_ext(const struct check *ck, unsigned ext)
     return (ck->script->exts & ext) == ext;
 }
 
+/* kind and name say what needs ext: ("command", "fileinto"), ("tag", "copy"). */
 static int need_ext(struct check *ck, unsigned ext, unsigned line, unsigned column,
-                    const char *what)
+                    const char *kind, const char *name)
 {
     if (!ext || has_ext(ck, ext))
         return 0;
-    return fail_at(ck, line, column, "%s needs the \"%s\" extension: add require \"%s\"; "
-                   "at the top of the script", what, ext_name(ext), ext_name(ext));
+    return fail_at(ck, line, column, "%s %s%s%s needs the \"%s\" extension: add require "
+                   "\"%s\"; at the top of the script", kind, strcmp(kind, "tag") ? "\"" : ":",
+                   name, strcmp(kind, "tag") ? "\"" : "", ext_name(ext), ext_name(ext));
 }
 
 static const struct tagdef *find_tag(const char *name)
@@ -170,8 +172,7 @@ static int collect(struct check *ck, const struct cmddef *def, const struct sv_a
             return fail_at(ck, arg->line, arg->column,
                            "tag :%s must come before the other arguments of \"%s\"", arg->tag,
                            def->name);
-        if (need_ext(ck, t->ext, arg->line, arg->column,
-                     pool_printf(ck->pool, "tag :%s", t->name)) != 0)
+        if (need_ext(ck, t->ext, arg->line, arg->column, "tag", t->name) != 0)
             return -1;
         if (s->tag[t->group]) {
             if (s->tag[t->group] == t)
@@ -411,7 +412,7 @@ static int t_hasflag(struct check *ck, const struct cmddef *def, const struct sv
         return -1;
     if (s->npos == 2) {
         if (need_ext(ck, SV_EXT_VARIABLES, s->pos[0]->line, s->pos[0]->column,
-                     "a variable list in hasflag") != 0 ||
+                     "a variable list in", def->name) != 0 ||
             list_arg(ck, s->pos[0], "the variable names", &t->names) != 0 ||
             check_var_names(ck, s->pos[0], &t->names) != 0)
             return -1;
@@ -539,7 +540,7 @@ static int c_flag(struct check *ck, const struct cmddef *def, const struct sv_as
     if (s->npos == 2) {
         struct sv_str name;
         if (need_ext(ck, SV_EXT_VARIABLES, s->pos[0]->line, s->pos[0]->column,
-                     pool_printf(ck->pool, "a variable name in %s", def->name)) != 0 ||
+                     "a variable name in", def->name) != 0 ||
             str_arg(ck, s->pos[0], "the variable name", &name) != 0)
             return -1;
         if (name.parts || !sv_var_name_ok(name.s, name.len))
@@ -643,8 +644,7 @@ static int check_test(struct check *ck, const struct sv_ast *a, struct sv_test *
             return fail_at(ck, a->line, a->column, "\"%s\" is a command, not a test", a->name);
         return fail_at(ck, a->line, a->column, "unknown test \"%s\"", a->name);
     }
-    if (need_ext(ck, def->ext, a->line, a->column,
-                 pool_printf(ck->pool, "test \"%s\"", def->name)) != 0)
+    if (need_ext(ck, def->ext, a->line, a->column, "test", def->name) != 0)
         return -1;
     struct sv_test *t = pool_zalloc(ck->pool, sizeof(*t));
     t->kind = (enum sv_test_kind)def->kind;
@@ -749,8 +749,7 @@ static int check_block(struct check *ck, const struct sv_ast *first, struct sv_c
                                    "\"%s\" is a test, not a command: use it in if", a->name);
                 return fail_at(ck, a->line, a->column, "unknown command \"%s\"", a->name);
             }
-            if (need_ext(ck, def->ext, a->line, a->column,
-                         pool_printf(ck->pool, "command \"%s\"", def->name)) != 0)
+            if (need_ext(ck, def->ext, a->line, a->column, "command", def->name) != 0)
                 return -1;
             if (a->has_block)
                 return fail_at(ck, a->line, a->column, "command \"%s\" takes no block; end "

@@ -15,6 +15,8 @@ void sv_lex_init(struct sv_lexer *lx, pool_t *pool, const char *text, size_t len
     lx->end = text + len;
     lx->line_start = text;
     lx->line = 1;
+    lx->col_at = NULL;
+    lx->col = 1;
     lx->err = err;
 }
 
@@ -38,13 +40,21 @@ const char *sv_tok_name(enum sv_tok kind)
     return "token";
 }
 
-/* Characters, not octets, so that a column points at the right place in Korean text. */
-static unsigned lex_column(const struct sv_lexer *lx, const char *at)
+/* Characters, not octets, so that a column points at the right place in Korean text.
+ * Counted on from the previous token of the same line, not from the line's start. */
+static unsigned lex_column(struct sv_lexer *lx, const char *at)
 {
+    const char *q = lx->line_start;
     unsigned col = 1;
-    for (const char *q = lx->line_start; q < at; q++)
+    if (lx->col_at && lx->col_at >= lx->line_start && lx->col_at <= at) {
+        q = lx->col_at;
+        col = lx->col;
+    }
+    for (; q < at; q++)
         if (((unsigned char)*q & 0xc0) != 0x80)
             col++;
+    lx->col_at = at;
+    lx->col = col;
     return col;
 }
 

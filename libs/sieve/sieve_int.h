@@ -61,6 +61,8 @@ struct sv_lexer {
     pool_t *pool;
     const char *p, *end, *line_start;
     unsigned line;
+    const char *col_at;   /* where the last column was counted, and that column */
+    unsigned col;
     struct sieve_error *err;
 };
 

@@ -7,6 +7,7 @@
 #include "testkit/testkit.h"
 
 #include <CUnit/Basic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -732,6 +733,72 @@ static void test_no_envelope_and_odd_messages(void)
     pool_destroy(pool);
 }
 
+/* RFC 5228 9, the final example, over four messages that take its four branches. */
+static void test_rfc5228_example(void)
+{
+    pool = pool_create(0);
+    const char *s = "require \"fileinto\";\n"
+                    "if header :is \"Sender\" \"owner-ietf-mta-filters@imc.org\"\n"
+                    "        { fileinto \"filter\"; }\n"
+                    "elsif address :DOMAIN :is [\"From\", \"To\"] \"example.com\"\n"
+                    "        { keep; }\n"
+                    "elsif anyof (NOT address :all :contains\n"
+                    "               [\"To\", \"Cc\", \"Bcc\"] \"me@example.com\",\n"
+                    "             header :matches \"subject\"\n"
+                    "               [\"*make*money*fast*\", \"*university*dipl*mas*\"])\n"
+                    "        { fileinto \"spam\"; }\n"
+                    "else { fileinto \"personal\"; }\n";
+    CHECK(s, "Sender: owner-ietf-mta-filters@imc.org\r\nTo: me@example.com\r\n\r\nx\r\n",
+          "fileinto filter");
+    CHECK(s, "From: boss@example.com\r\nTo: me@example.org\r\n\r\nx\r\n", "keep");
+    CHECK(s, "From: a@b.org\r\nTo: me@example.org\r\nCc: Me <ME@example.com>\r\n"
+          "Subject: How to MAKE MONEY fast\r\n\r\nx\r\n", "fileinto spam");
+    CHECK(s, "From: a@b.org\r\nTo: list@example.org\r\n\r\nx\r\n", "fileinto spam");
+    CHECK(s, "From: a@b.org\r\nTo: x@example.org\r\nCc: Me <me@example.com>\r\nSubject: hi\r\n"
+          "\r\nx\r\n", "fileinto personal");
+    pool_destroy(pool);
+}
+
+/* One parsed script run by several threads at once, each with its own pool, as
+ * lmtp-store's workers do; the first body test of each starts GMime concurrently. */
+static sieve_script_t *shared_script;
+
+static void *thread_run(void *arg)
+{
+    long bad = 0;
+    for (int i = 0; i < 200; i++) {
+        pool_t *p = pool_create(0);
+        struct sieve_message m = {MSG_MIME, strlen(MSG_MIME)};
+        struct sieve_result r;
+        if (sieve_run(shared_script, &m, &ENV, p, &r) != 0 || r.nactions != 1 ||
+            r.actions[0].kind != SIEVE_FILEINTO || strcmp(r.actions[0].mailbox, "hurd") != 0)
+            bad++;
+        pool_destroy(p);
+    }
+    (void)arg;
+    return (void *)bad;
+}
+
+static void test_threads(void)
+{
+    pool = pool_create(0);
+    const char *s = "require [\"body\", \"fileinto\", \"variables\"];\n"
+                    "if allof (body :content \"text\" :contains \"한글\",\n"
+                    "          address :matches \"From\" \"*+*@*\") { fileinto \"${1}\"; }";
+    struct sieve_error err;
+    shared_script = sieve_parse(pool, s, strlen(s), NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(shared_script);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, thread_run, NULL);
+    for (int i = 0; i < 4; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        CU_ASSERT_PTR_NULL(bad);
+    }
+    pool_destroy(pool);
+}
+
 int main(void)
 {
     static const testkit_case_t cases[] = {
@@ -753,6 +820,8 @@ int main(void)
         {"variables", test_variables},
         {"values checked at run time", test_runtime_validation},
         {"odd messages, no envelope", test_no_envelope_and_odd_messages},
+        {"RFC 5228's example script", test_rfc5228_example},
+        {"one script, four threads", test_threads},
         {NULL, NULL},
     };
     return testkit_run("sieve", cases);
