@@ -312,6 +312,25 @@ class MirrorContentTest(unittest.TestCase):
         self.cleanup.remove(nis)
         wait_for(lambda: self.group(nis) is None, "the deleted group to go", seconds=BOUND)
 
+    def test_a_duplicate_uid_is_refused_and_the_sync_goes_on(self):
+        uid = f"du{secrets.token_hex(4)}"
+        self.add(account_ldif(uid))
+        wait_for(lambda: account_row(uid), f"{uid} in the mirror", seconds=BOUND)
+        first = account_row(uid)
+        offset = directory_sync_log().stat().st_size
+        # LDAP lets a second entry carry the same uid; the mirror's uid is unique
+        twin = f"cn={uid}-twin,{ENV['MAILSTACK_LDAP_USER_BASE']}"
+        self.add(account_ldif(uid).replace(f"dn: {stack.user_dn(uid)}", f"dn: {twin}")
+                 .replace(f"maildrop: {uid}@lmtp-store", "maildrop: twin@lmtp-store"))
+        wait_for(lambda: log_events(offset, "mirror.entry_rejected"), "the refusal in the log",
+                 seconds=BOUND)
+        self.assertEqual(log_events(offset, "mirror.entry_rejected")[0]["dn"], twin)
+        self.assertEqual(account_row(uid), first)
+        # later changes still arrive
+        later = f"du{secrets.token_hex(4)}"
+        self.add(account_ldif(later))
+        wait_for(lambda: account_row(later), "a later change", seconds=BOUND)
+
     def test_entries_of_a_domain_base_carry_the_domain(self):
         name, base = other_domain_base()
         if not name:

@@ -121,8 +121,8 @@ int mirror_store_record(PGconn *db, pool_t *pool, const struct mirror_record *re
                             cookie.key,      cookie.value};
         return store_run(db, "mirror.group", store_group_sql, 8, p, delta);
     }
-    return mirror_store_remove(db, pool_printf(pool, "{%s}", mirror_array_add(pool, NULL, rec->uuid)),
-                               cookie, delta);
+    const char *uuids = pool_printf(pool, "{%s}", mirror_array_add(pool, NULL, rec->uuid));
+    return mirror_store_remove(db, uuids, cookie, delta);
 }
 
 int mirror_store_remove(PGconn *db, const char *uuids, struct mirror_cookie cookie,

@@ -215,8 +215,9 @@ static void session_cookie_saved(struct session *s, struct mirror_cookie c)
 
 /* Writes one change together with the cookie that came with it: a record, or (rec NULL)
  * the removal of the entries in `uuids`. A record PostgreSQL refuses (a uid another entry
- * already has) is logged and the entry's old rows are removed instead, so mail never
- * follows data LDAP no longer holds. Any other failure ends the session. */
+ * already has) is logged and skipped: its old row stays as it was, since removing it
+ * would take the account's mail with it (ON DELETE CASCADE) over what may be a typo.
+ * Any other failure ends the session. */
 static int session_write(struct session *s, pool_t *pool, const struct mirror_record *rec,
                          const char *uuids)
 {
@@ -230,10 +231,10 @@ static int session_write(struct session *s, pool_t *pool, const struct mirror_re
     int r = rec ? mirror_store_record(db, pool, rec, c, &delta)
                 : mirror_store_remove(db, uuids, c, &delta);
     if (r == MIRROR_REJECTED && rec) {
-        log_emit(LOG_WARN, "mirror.entry_rejected", "dn", rec->dn, "uuid", rec->uuid, "uid",
+        log_emit(LOG_ERROR, "mirror.entry_rejected", "dn", rec->dn, "uuid", rec->uuid, "uid",
                  rec->uid, NULL);
         metrics_add("directory_mirror_rejected_total", 1);
-        return session_write(s, pool, NULL, pool_printf(pool, "{%s}", rec->uuid));
+        return LDAP_SUCCESS;
     }
     if (r != MIRROR_STORED) {
         session_fail_write(s, r == MIRROR_DB_DOWN ? "postgresql unreachable"
@@ -287,11 +288,12 @@ static int session_entry(ldap_sync_t *ls, LDAPMessage *msg, struct berval *raw_u
             s->present_phase = 1;
             break;
         case LDAP_SYNC_CAPI_ADD:
+            rc = session_apply(s, pool, msg, uuid, "add");
+            metrics_add("directory_mirror_changes_total{op=\"add\"}", 1);
+            break;
         case LDAP_SYNC_CAPI_MODIFY:
-            rc = session_apply(s, pool, msg, uuid, phase == LDAP_SYNC_CAPI_ADD ? "add" : "modify");
-            metrics_add(phase == LDAP_SYNC_CAPI_ADD ? "directory_mirror_changes_total{op=\"add\"}"
-                                                    : "directory_mirror_changes_total{op=\"modify\"}",
-                        1);
+            rc = session_apply(s, pool, msg, uuid, "modify");
+            metrics_add("directory_mirror_changes_total{op=\"modify\"}", 1);
             break;
         case LDAP_SYNC_CAPI_DELETE:
             rc = session_write(s, pool, NULL, pool_printf(pool, "{%s}", uuid));
