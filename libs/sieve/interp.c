@@ -8,7 +8,6 @@
 
 #include "mailaddr/mailaddr.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 

@@ -24,7 +24,7 @@ static int same(enum sv_cmp cmp, const char *a, const char *b, size_t n)
     return 1;
 }
 
-int sv_equal(enum sv_cmp cmp, const char *a, size_t alen, const char *b, size_t blen)
+static int equal(enum sv_cmp cmp, const char *a, size_t alen, const char *b, size_t blen)
 {
     return alen == blen && same(cmp, a, b, alen);
 }
@@ -211,7 +211,7 @@ int sv_match(struct sv_run *run, enum sv_cmp cmp, enum sv_mt mt, const char *v, 
     case SV_MT_IS:
         if (sv_charge(run, vlen < klen ? vlen + 1 : klen + 1) != 0)
             return -1;
-        return sv_equal(cmp, v, vlen, k, klen);
+        return equal(cmp, v, vlen, k, klen);
     case SV_MT_CONTAINS:
         return contains(run, cmp, v, vlen, k, klen);
     case SV_MT_MATCHES: {
@@ -224,7 +224,6 @@ int sv_match(struct sv_run *run, enum sv_cmp cmp, enum sv_mt mt, const char *v, 
             *caps = local;
             caps->p[0] = v;
             caps->len[0] = vlen;
-            caps->n = SV_MATCH_VARS;
         }
         return r;
     }

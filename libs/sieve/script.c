@@ -4,7 +4,6 @@
 #include "sieve/sieve_int.h"
 
 #include <glib.h>
-#include <stdio.h>
 #include <string.h>
 
 void sieve_config_default(struct sieve_config *cfg)

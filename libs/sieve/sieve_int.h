@@ -325,12 +325,9 @@ const char *sv_modify(struct sv_run *run, unsigned modifiers, const char *value,
 struct sv_caps {
     const char *p[SV_MATCH_VARS];
     size_t len[SV_MATCH_VARS];
-    unsigned n;
 };
 int sv_match(struct sv_run *run, enum sv_cmp cmp, enum sv_mt mt, const char *v, size_t vlen,
              const char *k, size_t klen, struct sv_caps *caps);
-/* Comparator equality of two whole strings. */
-int sv_equal(enum sv_cmp cmp, const char *a, size_t alen, const char *b, size_t blen);
 
 /* message.c: header access */
 int sv_headers_index(struct sv_run *run);
