@@ -3,36 +3,28 @@ directory-sync's GET /v1/lookup, through smtp-edge's RCPT and DATA (smtplib), an
 mailbox lmtp-store files the message in: the aliases table and its admin API, alias chains,
 loops and the depth limit, forwards, sub-addresses, case, pipe/program maildrops, virtual
 domains with an LDAP base of their own, LDAP groups as distribution lists, and hostile
-addresses. The stack serves example.test and other.test (base ou=other.test,...; see
-run.py)."""
+addresses. Accounts and lists are real LDAP entries (ldapadd/ldapmodify/ldapdelete) that
+reach the mirror through directory-sync's syncrepl. The stack serves example.test and
+other.test (base ou=other.test,...; see run.py)."""
 
-import os
 import secrets
-import signal
 import smtplib
-import time
 import unittest
 import urllib.parse
-from pathlib import Path
 
 import stack
 from stack import ENV
-from test_directory_auth import http, lookup, refresh, user_ldif
+from test_directory_auth import http, lookup, user_ldif
+from test_directory_sync import domain, modify, other_domain_base, wait_for
 
 SEED_ALIASES = (stack.REPO / "schema" / "aliases" / "seed.aliases").read_text()
 OTHER = "other.test"
 
 
-def domain():
-    return ENV["MAILSTACK_DOMAIN"]
-
-
 def other_base():
-    for item in stack.RUN_ENV["MAILSTACK_LDAP_DOMAIN_BASES"].split(";"):
-        name, _, base = item.partition("=")
-        if name.strip() == OTHER:
-            return base.strip()
-    raise AssertionError("run.py configures other.test with a base of its own")
+    name, base = other_domain_base()
+    assert name == OTHER, "run.py configures other.test with a base of its own"
+    return base
 
 
 def aliases_url(domain_name=None):
@@ -59,21 +51,9 @@ def new_user(prefix="lk", maildrop=None, aliases=(), dn_base=None):
     if dn_base:
         ldif = ldif.replace(stack.user_dn(uid), f"uid={uid},{dn_base}")
     stack.ldap_add(ldif)
-    refresh()
     wait_for(lambda: stack.psql("SELECT 1 FROM accounts WHERE uid = :'p1'", uid),
              f"{uid} in the mirror")
     return uid
-
-
-def wait_for(check, what, seconds=15):
-    deadline = time.monotonic() + seconds
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def targets(address):
@@ -125,34 +105,46 @@ def restart(names, **settings):
     """Stops these services and starts them again with extra MAILSTACK_* settings (none:
     as the stack started them)."""
     for name in names:
-        pid = int((Path(ENV["MAILSTACK_STACK_DIR"]) / "run" / f"{name}.pid").read_text().split()[0])
-        os.kill(pid, signal.SIGTERM)
-        wait_for(lambda: not Path(f"/proc/{pid}").exists()
-                 or "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text(), f"{name} to stop")
+        stack.stop_component(name)
     r = stack.run(["bash", str(stack.STACK_SH), "start", ENV["MAILSTACK_STACK_DIR"]],
                   env={**stack.RUN_ENV, **settings}, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def mirror_group(addresses, member_dns=(), member_addresses=(), group_domain=""):
-    """A group row set (mail_groups, group_addresses, group_members) as directory-sync
-    mirrors a groupOfNames / nisMailAlias entry; returns (group_id, dn)."""
-    dn = f"cn=grp{secrets.token_hex(4)},ou=Group,dc=example,dc=test"
-    gid = stack.psql("INSERT INTO mail_groups (entry_uuid, dn, domain) VALUES (:'p1', :'p2', :'p3')"
-                     " RETURNING group_id", f"test-{secrets.token_hex(8)}", dn, group_domain)[0][0]
-    for a in addresses:
-        stack.psql("INSERT INTO group_addresses (group_id, localpart) VALUES (:'p1', :'p2')", gid, a)
-    for m in member_dns:
-        stack.psql("INSERT INTO group_members (group_id, member_dn) VALUES (:'p1', :'p2')", gid, m)
-    for m in member_addresses:
-        stack.psql("INSERT INTO group_members (group_id, member_address) VALUES (:'p1', :'p2')",
-                   gid, m)
-    return gid, dn
+def group_base():
+    return f"ou=Group,{ENV['MAILSTACK_LDAP_BASE']}"
 
 
-def drop_groups(*gids):
-    for gid in gids:
-        stack.psql("DELETE FROM mail_groups WHERE group_id = :'p1'", gid)
+def user_dn(uid, base=None):
+    return f"uid={uid},{base or ENV['MAILSTACK_LDAP_USER_BASE']}"
+
+
+def ldap_list(name, members=(), rfc822=(), base=None, mail_domain=None):
+    """Adds a distribution list to LDAP — a groupOfNames whose `mail` (extensibleObject) is
+    name@domain, with member DNs, or, given rfc822 values, a nisMailAlias whose cn is its
+    address — and returns its DN once directory-sync has mirrored it."""
+    dn = f"cn={name},{base or group_base()}"
+    if rfc822:
+        lines = ["objectClass: nisMailAlias", f"cn: {name}"]
+        lines += [f"rfc822MailMember: {a}" for a in rfc822]
+    else:
+        lines = ["objectClass: groupOfNames", "objectClass: extensibleObject", f"cn: {name}",
+                 f"mail: {name}@{mail_domain or domain()}"]
+        lines += [f"member: {m}" for m in members]
+    stack.ldap_add("\n".join([f"dn: {dn}", *lines]) + "\n")
+    wait_for(lambda: stack.psql("SELECT 1 FROM mail_groups WHERE lower(dn) = lower(:'p1')", dn),
+             f"{dn} in the mirror")
+    return dn
+
+
+def ldap_drop(*dns):
+    """Deletes entries and waits until the mirror has let them go."""
+    stack.ldap_delete(*dns)
+    for dn in dns:
+        wait_for(lambda: not stack.psql(
+            "SELECT 1 FROM mail_groups WHERE lower(dn) = lower(:'p1')"
+            " UNION ALL SELECT 1 FROM accounts WHERE lower(dn) = lower(:'p1')", dn),
+            f"{dn} gone from the mirror")
 
 
 @stack.needs("directory-sync")
@@ -259,14 +251,18 @@ class LookupRulesTest(unittest.TestCase):
         code, text = rcpt(f"{a}@{domain()}")
         self.assertEqual(code, 550)
         self.assertTrue(text.startswith("5.4.6 "), text)
-        # a group that contains itself is the same loop
-        gid, dn = mirror_group([f"selfish{a}"])
+        # a list that contains itself (its DN in another case) is the same loop, and so are
+        # two lists that contain each other
+        one = f"cn=selfish{a},{group_base()}"
+        ldap_list(f"selfish{a}", [one.upper()])
+        two = ldap_list(f"ping{a}", [f"cn=pong{a},{group_base()}"])
+        three = ldap_list(f"pong{a}", [two, user_dn("hurd")])
         try:
-            stack.psql("INSERT INTO group_members (group_id, member_dn) VALUES (:'p1', :'p2')",
-                       gid, dn.upper())
             self.assertEqual(error_code(f"selfish{a}@{domain()}"), (422, "alias_loop"))
+            self.assertEqual(error_code(f"ping{a}@{domain()}"), (422, "alias_loop"))
+            self.assertEqual(rcpt(f"pong{a}@{domain()}")[0], 550)
         finally:
-            drop_groups(gid)
+            ldap_drop(one, two, three)
 
     def test_an_alias_naming_itself_is_its_entry(self):
         """aliases(5): `user: user, other` keeps a copy in user's own mailbox."""
@@ -293,17 +289,15 @@ class LookupRulesTest(unittest.TestCase):
 
     def test_expansion_limit(self):
         """MAILSTACK_ALIAS_EXPANSION_LIMIT (1000) bounds the names one lookup may visit."""
-        gid, _ = mirror_group([f"huge{secrets.token_hex(3)}"])
-        name = stack.psql("SELECT localpart FROM group_addresses WHERE group_id = :'p1'", gid)[0][0]
+        name = f"huge{secrets.token_hex(3)}"
+        dn = ldap_list(name, rfc822=[f"nobody{i}" for i in range(1000)])
         try:
-            stack.psql("INSERT INTO group_members (group_id, member_address)"
-                       " SELECT :'p1', 'nobody' || n FROM generate_series(1, 1000) n", gid)
             self.assertEqual(error_code(f"{name}@{domain()}"), (422, "expansion_too_large"))
             code, text = rcpt(f"{name}@{domain()}")
             self.assertEqual(code, 550)
             self.assertTrue(text.startswith("5.5.3 "), text)
         finally:
-            drop_groups(gid)
+            ldap_drop(dn)
 
     def test_external_forward_is_451_until_there_is_a_queue(self):
         fw, mix = f"fw{secrets.token_hex(3)}", f"mix{secrets.token_hex(3)}"
@@ -376,14 +370,11 @@ class LookupRulesTest(unittest.TestCase):
         for address in (f"{pipe}@{domain()}", f"{prog}@{domain()}", f"{both}@{domain()}"):
             self.assertEqual(error_code(address), (404, "unknown_recipient"), address)
             self.assertEqual(rcpt(address)[0], 550, address)
-        gid, _ = mirror_group([f"mixed{both}"], member_dns=[
-            f"uid={pipe},{ENV['MAILSTACK_LDAP_USER_BASE']}",
-            f"uid={prog},{ENV['MAILSTACK_LDAP_USER_BASE']}",
-            f"uid={real},{ENV['MAILSTACK_LDAP_USER_BASE']}"])
+        dn = ldap_list(f"mixed{both}", [user_dn(pipe), user_dn(prog), user_dn(real)])
         try:
             self.assertEqual(targets(f"mixed{both}@{domain()}"), [("mailbox", real)])
         finally:
-            drop_groups(gid)
+            ldap_drop(dn)
 
     def test_unknown_alias_targets_are_skipped_and_all_unknown_is_404(self):
         some, none = f"some{secrets.token_hex(3)}", f"none{secrets.token_hex(3)}"
@@ -400,12 +391,17 @@ class VirtualDomainTest(unittest.TestCase):
     def tearDown(self):
         set_aliases("", OTHER)
 
+    @classmethod
+    def setUpClass(cls):
+        r = stack.ldap_client("ldapadd", [], bind_dn=stack.admin_dn(),
+                              password=ENV["MAILSTACK_LDAP_ADMIN_PASSWORD"],
+                              input_text=f"dn: {other_base()}\nobjectClass: organizationalUnit\n"
+                                         f"ou: {OTHER}\n")
+        assert r.returncode in (0, 68), r.stderr  # 68: it exists already
+
     def other_account(self):
-        """An entry of other.test's base as the mirror keeps it (accounts.domain)."""
-        uid = new_user("vh")
-        stack.psql("UPDATE accounts SET domain = :'p2', dn = :'p3' WHERE uid = :'p1'",
-                   uid, OTHER, f"uid={uid},{other_base()}")
-        return uid
+        """An entry of other.test's own LDAP base."""
+        return new_user("vh", dn_base=other_base())
 
     def test_entries_are_scoped_by_their_base(self):
         alice = self.other_account()
@@ -435,6 +431,16 @@ class VirtualDomainTest(unittest.TestCase):
         set_aliases(f"boss: hurd@{domain()}\n", OTHER)
         self.assertEqual(targets(f"boss@{OTHER}"), [("mailbox", "hurd")])
 
+    def test_a_list_of_a_domains_base_serves_that_domain(self):
+        alice = self.other_account()
+        name = f"crew{secrets.token_hex(3)}"
+        dn = ldap_list(name, [user_dn(alice, other_base())], base=other_base(), mail_domain=OTHER)
+        try:
+            self.assertEqual(targets(f"{name}@{OTHER}"), [("mailbox", alice)])
+            self.assertEqual(error_code(f"{name}@{domain()}"), (404, "unknown_recipient"))
+        finally:
+            ldap_drop(dn)
+
     def test_foreign_domains_are_not_ours(self):
         self.assertEqual(error_code("hurd@third.test"), (404, "domain_not_local"))
         self.assertEqual(rcpt("hurd@third.test")[0], 554)
@@ -442,51 +448,49 @@ class VirtualDomainTest(unittest.TestCase):
 
 @stack.needs("directory-sync", "smtp-edge", "lmtp-store")
 class GroupTest(unittest.TestCase):
-    """LDAP groups as distribution lists: groupOfNames (member DNs, nested groups) and
-    nisMailAlias (rfc822MailMember addresses)."""
+    """LDAP groups as distribution lists, added with ldapadd: groupOfNames (member DNs,
+    nested groups) and nisMailAlias (rfc822MailMember addresses)."""
 
     def test_group_of_names_expands_to_its_members(self):
         one, two = new_user(), new_user()
-        inner, inner_dn = mirror_group([f"inner{secrets.token_hex(3)}"],
-                                       member_dns=[f"uid={two},{ENV['MAILSTACK_LDAP_USER_BASE']}"])
-        name = f"team{secrets.token_hex(3)}"
-        outer, _ = mirror_group([name], member_dns=[
-            f"uid={one},{ENV['MAILSTACK_LDAP_USER_BASE']}",
-            f"UID={two},{ENV['MAILSTACK_LDAP_USER_BASE'].upper()}",  # twice, other case
-            inner_dn, f"uid=ghost,{ENV['MAILSTACK_LDAP_USER_BASE']}"])
+        tag = secrets.token_hex(3)
+        inner = ldap_list(f"inner{tag}", [user_dn(two)])
+        outer = ldap_list(f"team{tag}", [
+            user_dn(one), user_dn(two).upper(),  # twice, in another case
+            inner, user_dn(f"ghost{tag}")])      # a nested list, and a DN that is no entry
         try:
-            self.assertEqual(sorted(targets(f"{name}@{domain()}")),
+            self.assertEqual(sorted(targets(f"team{tag}@{domain()}")),
                              sorted([("mailbox", one), ("mailbox", two)]))
             marker = secrets.token_hex(8)
-            self.assertEqual(send([f"{name}@{domain()}"], marker), {})
+            self.assertEqual(send([f"team{tag}@{domain()}"], marker), {})
             self.assertEqual([r[0] for r in stored(marker)], sorted([one, two]))
         finally:
-            drop_groups(outer, inner)
+            ldap_drop(outer, inner)
 
     def test_nis_mail_alias_expands_its_addresses(self):
         uid = new_user()
         name = f"nis{secrets.token_hex(3)}"
-        gid, _ = mirror_group([name], member_addresses=[
-            uid, f"{uid}@{domain()}", "postmaster", "friend@yahoo.co.kr", "|/bin/sh"])
+        dn = ldap_list(name, rfc822=[uid, f"{uid}@{domain()}", "postmaster",
+                                     "friend@yahoo.co.kr", "|/bin/sh"])
         try:
             self.assertEqual(sorted(targets(f"{name}@{domain()}")), sorted([
                 ("mailbox", uid), ("mailbox", "hurd"), ("forward", "friend@yahoo.co.kr")]))
             self.assertEqual(rcpt(f"{name}@{domain()}")[0], 451)
-            stack.psql("DELETE FROM group_members WHERE group_id = :'p1'"
-                       " AND member_address LIKE '%@yahoo.co.kr'", gid)
+            modify(dn, ("delete", "rfc822MailMember", "friend@yahoo.co.kr"))
+            wait_for(lambda: len(targets(f"{name}@{domain()}")) == 2, "the forward to go")
             marker = secrets.token_hex(8)
             self.assertEqual(send([f"{name}@{domain()}"], marker), {})
             self.assertEqual([r[0] for r in stored(marker)], sorted([uid, "hurd"]))
         finally:
-            drop_groups(gid)
+            ldap_drop(dn)
 
-    def test_an_entry_wins_over_a_group_with_its_name(self):
+    def test_an_entry_wins_over_a_list_with_its_name(self):
         uid = new_user()
-        gid, _ = mirror_group([uid], member_dns=[f"uid=hurd,{ENV['MAILSTACK_LDAP_USER_BASE']}"])
+        dn = ldap_list(uid, [user_dn("hurd")])
         try:
             self.assertEqual(targets(f"{uid}@{domain()}"), [("mailbox", uid)])
         finally:
-            drop_groups(gid)
+            ldap_drop(dn)
 
 
 @stack.needs("directory-sync", "smtp-edge", "lmtp-store")
