@@ -287,6 +287,15 @@ class LookupRulesTest(unittest.TestCase):
         self.assertEqual(send([f"d{tag}x2@{domain()}"], marker), {})
         self.assertEqual([r[0] for r in stored(marker)], ["hurd"])
 
+    def test_shared_targets_are_expanded_once(self):
+        """A diamond of aliases 15 levels deep has 2^15 paths but 31 names: it stays well
+        inside the expansion limit because a name already expanded is not expanded again."""
+        t = secrets.token_hex(3)
+        lines = [f"m{t}x{i}a: m{t}x{i + 1}a, m{t}x{i + 1}b\nm{t}x{i}b: m{t}x{i + 1}a, m{t}x{i + 1}b\n"
+                 for i in range(15)]
+        set_aliases("".join(lines) + f"m{t}x15a: hurd\nm{t}x15b: hurd\n")
+        self.assertEqual(targets(f"m{t}x0a@{domain()}"), [("mailbox", "hurd")])
+
     def test_expansion_limit(self):
         """MAILSTACK_ALIAS_EXPANSION_LIMIT (1000) bounds the names one lookup may visit."""
         name = f"huge{secrets.token_hex(3)}"

@@ -13,6 +13,7 @@
 struct resolve_node {
     long long group_id;        /* a group, or 0 for a name */
     const char *domain, *key;  /* a name */
+    int self;                  /* a name's entries only (its alias naming it) */
     int busy;                  /* being expanded: reaching it again is a loop */
     enum resolve_status state; /* once expanded: FOUND or UNKNOWN */
     struct resolve_node *next;
@@ -74,13 +75,38 @@ static void resolve_add_forward(struct resolve_ctx *c, const mailaddr_t *addr)
     resolve_add(c, t);
 }
 
-/* Counts one more lookup against the expansion limit. */
-static int resolve_spend(struct resolve_ctx *c, const char *where)
+/* The node to expand next — a name (group_id 0) or a group — or NULL with *st the answer
+ * instead: the result of an earlier expansion, a loop, too deep, or the expansion limit. */
+static struct resolve_node *resolve_enter(struct resolve_ctx *c, long long group_id,
+                                          const char *domain, const char *key, int self,
+                                          const char *where, long depth,
+                                          enum resolve_status *st)
 {
-    if (++c->work <= c->set->expansion_limit)
-        return 0;
-    c->where = where;
-    return -1;
+    struct resolve_node *node;
+    for (node = c->nodes; node; node = node->next)
+        if (group_id ? node->group_id == group_id
+                     : !node->group_id && node->self == self && strcmp(node->key, key) == 0 &&
+                           strcmp(node->domain, domain) == 0)
+            break;
+    if (node && !node->busy) {
+        *st = node->state;
+        return NULL;
+    }
+    if (node || depth > c->set->depth_limit || ++c->work > c->set->expansion_limit) {
+        *st = node ? RESOLVE_LOOP
+                   : depth > c->set->depth_limit ? RESOLVE_TOO_DEEP : RESOLVE_TOO_LARGE;
+        c->where = where;
+        return NULL;
+    }
+    node = pool_zalloc(c->pool, sizeof(*node));
+    node->group_id = group_id;
+    node->key = key;
+    node->domain = domain;
+    node->self = self;
+    node->busy = 1;
+    node->next = c->nodes;
+    c->nodes = node;
+    return node;
 }
 
 static struct resolve_row *resolve_rows(struct resolve_ctx *c, PGresult *r, int *n)
@@ -148,37 +174,17 @@ static const char *resolve_name_sql =
     " ORDER BY 1, 2";
 
 /* Looks `key` up in `domain`: aliases, then entries, then groups. `self` skips the
- * aliases (the entry a self-naming alias means); such a lookup is no node of its own. */
+ * aliases (the entry a self-naming alias means). */
 static enum resolve_status resolve_name(struct resolve_ctx *c, const char *key,
                                         const char *domain, long depth, const char *detail,
                                         int self)
 {
-    const char *where = pool_printf(c->pool, "%s@%s", key, domain);
-    if (depth > c->set->depth_limit) {
-        c->where = where;
-        return RESOLVE_TOO_DEEP;
-    }
-    struct resolve_node *node = NULL;
-    if (!self) {
-        for (node = c->nodes; node; node = node->next)
-            if (!node->group_id && strcmp(node->key, key) == 0 &&
-                strcmp(node->domain, domain) == 0)
-                break;
-        if (node && node->busy) {
-            c->where = where;
-            return RESOLVE_LOOP;
-        }
-        if (node)
-            return node->state;
-        node = pool_zalloc(c->pool, sizeof(*node));
-        node->key = key;
-        node->domain = domain;
-        node->busy = 1;
-        node->next = c->nodes;
-        c->nodes = node;
-    }
-    if (resolve_spend(c, where) != 0)
-        return RESOLVE_TOO_LARGE;
+    enum resolve_status st;
+    struct resolve_node *node =
+        resolve_enter(c, 0, domain, key, self, pool_printf(c->pool, "%s@%s", key, domain),
+                      depth, &st);
+    if (!node)
+        return st;
     char base[1024];
     const char *p[4] = {key, domain, config_domain_base(domain, base, sizeof(base)) ? "1" : "0",
                         self ? "1" : "0"};
@@ -187,7 +193,7 @@ static enum resolve_status resolve_name(struct resolve_ctx *c, const char *key,
         return RESOLVE_DOWN;
     int n;
     struct resolve_row *rows = resolve_rows(c, r, &n);
-    enum resolve_status st = RESOLVE_UNKNOWN;
+    st = RESOLVE_UNKNOWN;
     int kind = n > 0 ? rows[0].kind : -1;
     if (kind == 0) {
         /* An alias matched: it decides, even if none of its targets leads anywhere. */
@@ -217,10 +223,8 @@ static enum resolve_status resolve_name(struct resolve_ctx *c, const char *key,
             st = RESOLVE_FOUND;
         }
     }
-    if (node) {
-        node->busy = 0;
-        node->state = st;
-    }
+    node->busy = 0;
+    node->state = st;
     return st;
 }
 
@@ -240,27 +244,10 @@ static const char *resolve_members_sql =
 static enum resolve_status resolve_group(struct resolve_ctx *c, long long group_id,
                                          const char *dn, const char *domain, long depth)
 {
-    if (depth > c->set->depth_limit) {
-        c->where = dn;
-        return RESOLVE_TOO_DEEP;
-    }
-    struct resolve_node *node;
-    for (node = c->nodes; node; node = node->next)
-        if (node->group_id == group_id)
-            break;
-    if (node && node->busy) {
-        c->where = dn;
-        return RESOLVE_LOOP;
-    }
-    if (node)
-        return node->state;
-    node = pool_zalloc(c->pool, sizeof(*node));
-    node->group_id = group_id;
-    node->busy = 1;
-    node->next = c->nodes;
-    c->nodes = node;
-    if (resolve_spend(c, dn) != 0)
-        return RESOLVE_TOO_LARGE;
+    enum resolve_status st;
+    struct resolve_node *node = resolve_enter(c, group_id, NULL, NULL, 0, dn, depth, &st);
+    if (!node)
+        return st;
     const char *p[1] = {pool_printf(c->pool, "%lld", group_id)};
     PGresult *r = db_exec(c->db, "resolve.members", resolve_members_sql, 1, p);
     if (!r)
@@ -268,7 +255,7 @@ static enum resolve_status resolve_group(struct resolve_ctx *c, long long group_
     int n;
     struct resolve_row *rows = resolve_rows(c, r, &n);
     for (int i = 0; i < n; i++) {
-        enum resolve_status st = RESOLVE_UNKNOWN;
+        st = RESOLVE_UNKNOWN;
         if (rows[i].kind == 1) {
             if (rules_maildrop_deliverable(rows[i].b))
                 resolve_add_mailbox(c, rows[i].id, rows[i].a, rows[i].b, NULL);
