@@ -117,13 +117,15 @@ class LookupTest(unittest.TestCase):
         refresh()
         self.assertEqual(lookup(f"{uid}@example.test")[0], 404)
         self.assertEqual(lookup(f"{alias}@example.test")[0], 404)
-        self.assertEqual(stack.psql("SELECT count(*) FROM accounts WHERE uid = :'p1'", uid), [["0"]])
+        # soft-deleted: the row (and its mail) stays for the retention period
+        self.assertEqual(stack.psql("SELECT count(*) FROM accounts WHERE uid = :'p1'"
+                                    " AND deleted_at IS NULL", uid), [["0"]])
 
     def test_status_reports_the_mirror(self):
         status, body = http("GET", f"{ENV['MAILSTACK_DIRECTORY_URL']}/v1/status")
         self.assertEqual(status, 200)
         self.assertTrue(body["mirror"]["loaded"])
-        accounts = int(stack.psql("SELECT count(*) FROM accounts")[0][0])
+        accounts = int(stack.psql("SELECT count(*) FROM accounts WHERE deleted_at IS NULL")[0][0])
         self.assertEqual(body["mirror"]["entries"], accounts)
 
 

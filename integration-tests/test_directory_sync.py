@@ -9,6 +9,7 @@ made after slapd is back arrive; a restarted directory-sync resumes from its sav
 (and gets what changed while it was down), while a missing or unusable cookie means a
 full refresh that removes what disappeared."""
 
+import imaplib
 import json
 import secrets
 import smtplib
@@ -26,10 +27,11 @@ BOUND = 1.0    # seconds an LDAP change may take to reach the mail path (issue 3
 POLL = 0.02    # seconds between polls
 
 
-def get_json(url):
-    """(status, parsed JSON) of a GET; HTTP errors are answers too."""
+def get_json(url, data=None):
+    """(status, parsed JSON) of a GET (a POST of `data` when given); HTTP errors are answers
+    too."""
     try:
-        with urllib.request.urlopen(url, timeout=10) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
             return r.status, json.load(r)
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
@@ -103,8 +105,9 @@ def wait_for(check, what, seconds=15.0):
 
 
 def account_row(uid):
-    rows = stack.psql("SELECT account_id, dn, domain, maildrop FROM accounts WHERE uid = :'p1'",
-                      uid)
+    """The live (not soft-deleted) row of an account."""
+    rows = stack.psql("SELECT account_id, dn, domain, maildrop FROM accounts"
+                      " WHERE uid = :'p1' AND deleted_at IS NULL", uid)
     return tuple(rows[0]) if rows else None
 
 
@@ -222,6 +225,11 @@ class PropagationTest(unittest.TestCase):
         self.cleanup.clear()
         self.assert_within_bound("ldapdelete", self.delivery_checks(address, accepted=False))
         self.assertIsNone(account_row(uid))
+        # soft-deleted: the row stays (with its mail) for the retention period, without
+        # addresses
+        self.assertEqual(stack.psql("SELECT deleted_at IS NOT NULL, (SELECT count(*) FROM"
+                                    " account_addresses x WHERE x.account_id = a.account_id)"
+                                    " FROM accounts a WHERE uid = :'p1'", uid), [["t", "0"]])
 
     def test_rename_keeps_the_row(self):
         uid = self.new_account()
@@ -358,6 +366,121 @@ class MirrorContentTest(unittest.TestCase):
         self.assertEqual(account_row(mover)[:2], (account_id, f"uid={mover},{base}"))
 
 
+def post(path):
+    """(status, parsed JSON) of a POST without a body to directory-sync."""
+    return get_json(f"{ENV['MAILSTACK_DIRECTORY_URL']}{path}", data=b"")
+
+
+def mail_rows(account_id):
+    """(mailboxes, messages) of an account id."""
+    return tuple(int(v) for v in stack.psql(
+        "SELECT (SELECT count(*) FROM mailboxes WHERE account_id = :'p1'),"
+        " (SELECT count(*) FROM messages WHERE account_id = :'p1')", str(account_id))[0])
+
+
+@stack.needs("directory-sync", "smtp-edge", "lmtp-store", "imap-gateway", "auth-service")
+class SoftDeleteTest(unittest.TestCase):
+    """An entry leaving LDAP ends its account's mail service at once but keeps its mail:
+    the row is only marked deleted until MAILSTACK_ACCOUNT_RETENTION_DAYS (default 30) have
+    passed; the same uid added again gets the row and its mail back."""
+
+    def setUp(self):
+        self.smtp, self.lmtp = RcptProbe(), RcptProbe(lmtp=True)
+        self.uid = f"sd{secrets.token_hex(4)}"
+        self.address = f"{self.uid}@{domain()}"
+        self.ldif = account_ldif(self.uid) + "userPassword: soft-delete-pw\n"
+
+    def tearDown(self):
+        self.smtp.close()
+        self.lmtp.close()
+        stack.ldap_client("ldapdelete", [stack.user_dn(self.uid)], bind_dn=stack.admin_dn(),
+                          password=ENV["MAILSTACK_LDAP_ADMIN_PASSWORD"])
+
+    def deliver(self, subject):
+        lmtp = smtplib.LMTP("127.0.0.1", int(ENV["MAILSTACK_LMTP_PORT"]), timeout=30)
+        try:
+            self.assertEqual(lmtp.sendmail("a@example.org", [f"{self.uid}@lmtp-store"],
+                                           f"Subject: {subject}\r\n\r\nkept\r\n"), {})
+        finally:
+            lmtp.quit()
+
+    def login(self):
+        conn = imaplib.IMAP4("127.0.0.1", int(ENV["MAILSTACK_IMAP_PORT"]), timeout=30)
+        try:
+            conn.login(self.uid, "soft-delete-pw")
+        except imaplib.IMAP4.error:
+            conn.logout()
+            return None
+        return conn
+
+    def delete_and_check(self, account_id):
+        """ldapdelete: RCPT refused within BOUND, IMAP login refused, the mail kept."""
+        admin("ldapdelete", [stack.user_dn(self.uid)])
+        seen = measure({"smtp-edge RCPT 550": lambda: self.smtp.code(self.address) == 550,
+                        "lmtp-store RCPT 550": lambda: self.lmtp.code(self.address) == 550})
+        print(f"\n    soft delete refused RCPT after: "
+              + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in seen.items()), end=" ",
+              flush=True)
+        self.assertEqual(len(seen), 2, seen)
+        self.assertLess(max(seen.values()), BOUND)
+        self.assertEqual(self.lmtp.code(f"{self.uid}@lmtp-store"), 550)
+        self.assertIsNone(self.login(), "a deleted user must not log in")
+        self.assertEqual(mail_rows(account_id), (1, 1), "the mail must be kept")
+
+    def test_delete_keeps_the_mail_and_the_uid_added_again_gets_it_back(self):
+        admin("ldapadd", ldif=self.ldif)
+        wait_for(lambda: self.lmtp.code(self.address) == 250, f"{self.uid} deliverable")
+        self.deliver("before the delete")
+        account_id = account_row(self.uid)[0]
+        _, before = get_json(f"{ENV['MAILSTACK_DIRECTORY_URL']}/v1/status")
+        self.delete_and_check(account_id)
+        _, during = get_json(f"{ENV['MAILSTACK_DIRECTORY_URL']}/v1/status")
+        self.assertEqual(during["mirror"]["deleted_accounts"],
+                         before["mirror"]["deleted_accounts"] + 1)
+        # re-created: a new entry (new entryUUID) with the same uid takes the row over
+        admin("ldapadd", ldif=self.ldif)
+        wait_for(lambda: self.lmtp.code(self.address) == 250, f"{self.uid} deliverable again",
+                 seconds=BOUND)
+        self.assertEqual(account_row(self.uid)[0], account_id)
+        conn = self.login()
+        self.assertIsNotNone(conn, "the re-created user must log in")
+        try:
+            self.assertEqual(conn.select("INBOX")[0], "OK")
+            typ, data = conn.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            self.assertEqual(typ, "OK")
+            self.assertIn(b"before the delete", b"".join(
+                part[1] for part in data if isinstance(part, tuple)))
+        finally:
+            conn.logout()
+
+    def test_purge_after_the_retention_period_removes_the_account_and_its_mail(self):
+        admin("ldapadd", ldif=self.ldif)
+        wait_for(lambda: self.lmtp.code(self.address) == 250, f"{self.uid} deliverable")
+        self.deliver("to be purged")
+        account_id = account_row(self.uid)[0]
+        self.delete_and_check(account_id)
+        # within the retention period: kept
+        status, body = post("/v1/accounts/purge")
+        self.assertEqual((status, body["retention_days"]), (200, 30), body)
+        self.assertEqual(mail_rows(account_id), (1, 1))
+        # past it (deleted 31 days ago): purged with its mail, and logged
+        stack.psql("UPDATE accounts SET deleted_at = now() - interval '31 days'"
+                   " WHERE account_id = :'p1'", str(account_id))
+        offset = directory_sync_log().stat().st_size
+        status, body = post("/v1/accounts/purge")
+        self.assertEqual(status, 200, body)
+        self.assertGreaterEqual(body["purged"], 1)
+        self.assertEqual(stack.psql("SELECT count(*) FROM accounts WHERE account_id = :'p1'",
+                                    str(account_id)), [["0"]])
+        self.assertEqual(mail_rows(account_id), (0, 0))
+        purged = [e for e in log_events(offset, "mirror.account_purged")
+                  if e.get("uid") == self.uid]
+        self.assertEqual([e.get("messages") for e in purged], ["1"], purged)
+        _, after = get_json(f"{ENV['MAILSTACK_DIRECTORY_URL']}/v1/status")
+        self.assertEqual(after["mirror"]["deleted_accounts"], int(stack.psql(
+            "SELECT count(*) FROM accounts WHERE deleted_at IS NOT NULL")[0][0]))
+
+
 def restart_directory_sync(**settings):
     """directory-sync stopped and started again with extra MAILSTACK_* settings (none: as
     the stack started it)."""
@@ -410,8 +533,8 @@ class RefreshTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual([s["state"] for s in body["sync"]["sessions"]],
                          ["live"] * len(body["sync"]["sessions"]))
-        self.assertEqual(body["mirror"]["entries"],
-                         int(stack.psql("SELECT count(*) FROM accounts")[0][0]))
+        self.assertEqual(body["mirror"]["entries"], int(stack.psql(
+            "SELECT count(*) FROM accounts WHERE deleted_at IS NULL")[0][0]))
 
     def test_quota_attribute(self):
         uid = f"qt{secrets.token_hex(4)}"

@@ -143,7 +143,8 @@ def ldap_drop(*dns):
     for dn in dns:
         wait_for(lambda: not stack.psql(
             "SELECT 1 FROM mail_groups WHERE lower(dn) = lower(:'p1')"
-            " UNION ALL SELECT 1 FROM accounts WHERE lower(dn) = lower(:'p1')", dn),
+            " UNION ALL SELECT 1 FROM accounts WHERE lower(dn) = lower(:'p1')"
+            " AND deleted_at IS NULL", dn),
             f"{dn} gone from the mirror")
 
 

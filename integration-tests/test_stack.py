@@ -39,7 +39,7 @@ XMAIL_OBJECT_CLASS = ("1.3.6.1.4.1.7290.2.2.1", "xMail",
 # The migrated tables and their exact columns (other services are written against them).
 TABLE_COLUMNS = {
     "accounts": {"account_id", "entry_uuid", "dn", "uid", "maildrop", "display_name",
-                 "quota_kb", "created_at", "updated_at", "domain"},
+                 "quota_kb", "created_at", "updated_at", "domain", "deleted_at"},
     "mail_groups": {"group_id", "entry_uuid", "dn", "domain", "updated_at"},
     "group_addresses": {"group_id", "localpart"},
     "group_members": {"group_id", "member_dn", "member_address"},

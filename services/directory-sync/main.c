@@ -1,5 +1,6 @@
 /* directory-sync: keeps the PostgreSQL mirror of the LDAP directory live with syncrepl
- * (mirror_sync.h, on threads of its own) and serves the recipient lookup API
+ * (mirror_sync.h, on threads of its own), purges the accounts soft-deleted longer than the
+ * retention period (mirror_purge.h) and serves the recipient lookup API
  * (GET /v1/lookup) on its control port. /readyz is ready while the mirror follows LDAP,
  * degraded while it serves without LDAP, not ready without PostgreSQL. */
 #include "config/config.h"
@@ -7,6 +8,7 @@
 #include "db/db.h"
 #include "log/log.h"
 #include "lookup.h"
+#include "mirror_purge.h"
 #include "mirror_sync.h"
 #include "net/net.h"
 #include "probe/probe.h"
@@ -45,6 +47,7 @@ static void on_stop(void *arg)
     (void)arg;
     probe_stop(db_probe);
     mirror_sync_stop();
+    mirror_purge_stop();
 }
 
 static void thread_end(void)
@@ -66,7 +69,7 @@ int main(void)
     workq_on_thread_exit(workers, thread_end);
     db_probe = probe_start(base, workers, &(struct probe_spec){
         .up_event = "db.up", .down_event = "db.down", .interval_ms = 5000, .check = db_answers});
-    if (!db_probe || mirror_sync_start(base) != 0)
+    if (!db_probe || mirror_sync_start(base) != 0 || mirror_purge_start(control, workers) != 0)
         return 1;
     control_set_ready(control, ready, NULL);
     control_set_status(control, mirror_sync_status, NULL);
@@ -79,6 +82,7 @@ int main(void)
     workq_destroy(workers);
     probe_free(db_probe); /* after the queue: a check may have been in flight */
     mirror_sync_free();
+    mirror_purge_free();
     control_stop(control);
     event_base_free(base);
     log_emit(LOG_INFO, "service.stopped", NULL);

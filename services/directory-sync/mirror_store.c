@@ -4,7 +4,9 @@
  * inserted again" and why the counts returned are exact changes. */
 #include "mirror_store.h"
 #include "db/db.h"
+#include "log/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Saves $K = $V in directory_state when $V is given (a cookie that came with the change). */
@@ -13,32 +15,58 @@
     "  WHERE $" v "::text IS NOT NULL"                                                         \
     "  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value)"
 
+/* Ends accounts: only marks them deleted (deleted_at) and drops their addresses, so no
+ * lookup finds them while their mailboxes and messages stay for the retention period
+ * (mirror_store_purge), since deleting the row would cascade to the mail. `rows` is a
+ * WHERE clause over accounts x; the CTEs are `gone` and `gone_addresses`. */
+#define STORE_SOFT_DELETE(rows)                                                                \
+    " gone AS (UPDATE accounts x SET deleted_at = now(), updated_at = now()"                   \
+    "  WHERE x.deleted_at IS NULL AND " rows " RETURNING x.account_id),"                       \
+    " gone_addresses AS (DELETE FROM account_addresses y USING gone"                           \
+    "  WHERE y.account_id = gone.account_id RETURNING 1),"
+
 /* An entry re-sent unchanged (a full refresh, a resumed present phase) writes nothing: the
- * row is only updated when a column differs, and k finds its id either way. */
+ * row is only updated when a column differs, and k finds its id either way. An entry that
+ * comes back takes over its soft-deleted row, and so gets its mail back: by entryUUID (an
+ * entry moved back into scope, a refresh that sees it again) through the upsert, or as a
+ * new entry with the uid of a soft-deleted row (the user deleted and re-created in LDAP,
+ * which gives a new entryUUID) through r, which then leaves the upsert nothing to insert.
+ * p sees the rows as they were, so revived accounts count as added. */
 static const char store_account_sql[] =
     "WITH g AS (DELETE FROM mail_groups WHERE entry_uuid = $1 RETURNING 1),"
+    " p AS (SELECT 1 FROM accounts WHERE entry_uuid = $1 AND deleted_at IS NOT NULL),"
+    " r AS (UPDATE accounts SET entry_uuid = $1, dn = $2, maildrop = $4, display_name = $5,"
+    "   quota_kb = $6::bigint, domain = $7, deleted_at = NULL, updated_at = now()"
+    "  WHERE uid = $3 AND deleted_at IS NOT NULL AND entry_uuid IS DISTINCT FROM $1"
+    "   AND NOT EXISTS (SELECT 1 FROM accounts y WHERE y.entry_uuid = $1)"
+    "  RETURNING account_id),"
     " a AS (INSERT INTO accounts (entry_uuid, dn, uid, maildrop, display_name, quota_kb, domain)"
-    "  VALUES ($1, $2, $3, $4, $5, $6::bigint, $7)"
+    "  SELECT $1, $2, $3, $4, $5, $6::bigint, $7 WHERE NOT EXISTS (SELECT 1 FROM r)"
     "  ON CONFLICT (entry_uuid) DO UPDATE SET dn = EXCLUDED.dn, uid = EXCLUDED.uid,"
     "   maildrop = EXCLUDED.maildrop, display_name = EXCLUDED.display_name,"
-    "   quota_kb = EXCLUDED.quota_kb, domain = EXCLUDED.domain, updated_at = now()"
-    "  WHERE (accounts.dn, accounts.uid, accounts.maildrop, accounts.display_name,"
-    "   accounts.quota_kb, accounts.domain) IS DISTINCT FROM (EXCLUDED.dn, EXCLUDED.uid,"
-    "   EXCLUDED.maildrop, EXCLUDED.display_name, EXCLUDED.quota_kb, EXCLUDED.domain)"
+    "   quota_kb = EXCLUDED.quota_kb, domain = EXCLUDED.domain, deleted_at = NULL,"
+    "   updated_at = now()"
+    "  WHERE accounts.deleted_at IS NOT NULL OR (accounts.dn, accounts.uid, accounts.maildrop,"
+    "   accounts.display_name, accounts.quota_kb, accounts.domain) IS DISTINCT FROM"
+    "   (EXCLUDED.dn, EXCLUDED.uid, EXCLUDED.maildrop, EXCLUDED.display_name,"
+    "   EXCLUDED.quota_kb, EXCLUDED.domain)"
     "  RETURNING account_id, xmax = 0 AS inserted),"
-    " k AS (SELECT account_id FROM a UNION ALL SELECT account_id FROM accounts"
-    "  WHERE entry_uuid = $1 AND NOT EXISTS (SELECT 1 FROM a)),"
+    " k AS (SELECT account_id FROM a UNION ALL SELECT account_id FROM r UNION ALL"
+    "  SELECT account_id FROM accounts WHERE entry_uuid = $1"
+    "   AND NOT EXISTS (SELECT 1 FROM a) AND NOT EXISTS (SELECT 1 FROM r)),"
     " d AS (DELETE FROM account_addresses x USING k WHERE x.account_id = k.account_id"
     "  AND NOT (x.localpart = ANY ($8::text[])) RETURNING 1),"
     " i AS (INSERT INTO account_addresses (account_id, localpart)"
     "  SELECT k.account_id, l FROM k, unnest($8::text[]) AS l ON CONFLICT DO NOTHING RETURNING 1),"
+    " v AS (SELECT (SELECT count(*) FROM r)"
+    "  + (SELECT count(*) FROM p WHERE EXISTS (SELECT 1 FROM a)) AS n),"
     STORE_COOKIE_CTE("9", "10")
-    " SELECT (SELECT count(*) FROM a WHERE inserted),"
-    "  (SELECT count(*) FROM i) - (SELECT count(*) FROM d), -(SELECT count(*) FROM g)";
+    " SELECT (SELECT count(*) FROM a WHERE inserted) + v.n,"
+    "  (SELECT count(*) FROM i) - (SELECT count(*) FROM d), -(SELECT count(*) FROM g), -v.n"
+    " FROM v";
 
 static const char store_group_sql[] =
-    "WITH o AS (DELETE FROM accounts WHERE entry_uuid = $1 RETURNING (SELECT count(*)"
-    "  FROM account_addresses x WHERE x.account_id = accounts.account_id) AS n),"
+    "WITH" STORE_SOFT_DELETE("x.entry_uuid = $1")
     " g AS (INSERT INTO mail_groups (entry_uuid, dn, domain) VALUES ($1, $2, $3)"
     "  ON CONFLICT (entry_uuid) DO UPDATE SET dn = EXCLUDED.dn, domain = EXCLUDED.domain,"
     "   updated_at = now()"
@@ -61,34 +89,32 @@ static const char store_group_sql[] =
     "   WHERE NOT EXISTS (SELECT 1 FROM group_members y"
     "    WHERE y.group_id = k.group_id AND y.member_address = u.m)),"
     STORE_COOKIE_CTE("7", "8")
-    " SELECT -(SELECT count(*) FROM o), -(SELECT coalesce(sum(n), 0) FROM o),"
-    "  (SELECT count(*) FROM g WHERE inserted)";
+    " SELECT -(SELECT count(*) FROM gone), -(SELECT count(*) FROM gone_addresses),"
+    "  (SELECT count(*) FROM g WHERE inserted), (SELECT count(*) FROM gone)";
 
 static const char store_remove_sql[] =
-    "WITH a AS (DELETE FROM accounts WHERE entry_uuid = ANY ($1::text[]) RETURNING (SELECT"
-    "  count(*) FROM account_addresses x WHERE x.account_id = accounts.account_id) AS n),"
+    "WITH" STORE_SOFT_DELETE("x.entry_uuid = ANY ($1::text[])")
     " g AS (DELETE FROM mail_groups WHERE entry_uuid = ANY ($1::text[]) RETURNING 1),"
     STORE_COOKIE_CTE("2", "3")
-    " SELECT -(SELECT count(*) FROM a), -(SELECT coalesce(sum(n), 0) FROM a),"
-    "  -(SELECT count(*) FROM g)";
+    " SELECT -(SELECT count(*) FROM gone), -(SELECT count(*) FROM gone_addresses),"
+    "  -(SELECT count(*) FROM g), (SELECT count(*) FROM gone)";
 
 /* A row is this session's when its DN is the root ($2) or below it, a stray when it is
  * under none of the roots ($3): a DN compares in lower case, as the keys were made. */
-#define STORE_UNSEEN(table, extra)                                                             \
-    " DELETE FROM " table " x WHERE $1::text[] IS NOT NULL AND (" extra                        \
+#define STORE_UNSEEN(extra)                                                                    \
+    "$1::text[] IS NOT NULL AND (" extra                                                       \
     "   NOT EXISTS (SELECT 1 FROM seen WHERE seen.id = x.entry_uuid))"                         \
     "  AND (lower(x.dn) = $2 OR right(lower(x.dn), length($2) + 1) = ',' || $2"                \
     "   OR NOT EXISTS (SELECT 1 FROM unnest($3::text[]) AS r(k) WHERE lower(x.dn) = r.k"       \
-    "    OR right(lower(x.dn), length(r.k) + 1) = ',' || r.k))"                               \
-    "  RETURNING 1"
+    "    OR right(lower(x.dn), length(r.k) + 1) = ',' || r.k))"
 
 static const char store_finish_sql[] =
     "WITH seen AS (SELECT unnest($1::text[]) AS id),"
-    " a AS (" STORE_UNSEEN("accounts", "x.entry_uuid IS NULL OR") "),"
-    " g AS (" STORE_UNSEEN("mail_groups", "") "),"
+    STORE_SOFT_DELETE(STORE_UNSEEN("x.entry_uuid IS NULL OR"))
+    " g AS (DELETE FROM mail_groups x WHERE " STORE_UNSEEN("") " RETURNING 1),"
     " c AS (INSERT INTO directory_state (key, value) VALUES ($4, $5), ($6, $7)"
     "  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value)"
-    " SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM g)";
+    " SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM g)";
 
 /* Runs a write; MIRROR_REJECTED when PostgreSQL refused it on a live connection. */
 static int store_run(PGconn *db, const char *what, const char *sql, int n,
@@ -97,10 +123,11 @@ static int store_run(PGconn *db, const char *what, const char *sql, int n,
     PGresult *r = db_exec_prepared(db, what, sql, n, params);
     if (!r)
         return PQstatus(db) == CONNECTION_OK ? MIRROR_REJECTED : MIRROR_DB_DOWN;
-    if (delta && PQntuples(r) == 1 && PQnfields(r) == 3) {
+    if (delta && PQntuples(r) == 1 && PQnfields(r) == 4) {
         delta->accounts += atol(PQgetvalue(r, 0, 0));
         delta->addresses += atol(PQgetvalue(r, 0, 1));
         delta->groups += atol(PQgetvalue(r, 0, 2));
+        delta->deleted += atol(PQgetvalue(r, 0, 3));
     }
     PQclear(r);
     return MIRROR_STORED;
@@ -148,7 +175,7 @@ int mirror_store_finish_refresh(PGconn *db, const char *seen, const char *root_k
 
 int mirror_store_cookie(PGconn *db, struct mirror_cookie cookie)
 {
-    static const char sql[] = "WITH" STORE_COOKIE_CTE("1", "2") " SELECT 0, 0, 0";
+    static const char sql[] = "WITH" STORE_COOKIE_CTE("1", "2") " SELECT 0, 0, 0, 0";
     const char *p[2] = {cookie.key, cookie.value};
     return store_run(db, "mirror.cookie", sql, 2, p, NULL);
 }
@@ -169,15 +196,40 @@ int mirror_store_load(PGconn *db, pool_t *pool, const char *key, char **value)
 int mirror_store_count(PGconn *db, struct mirror_counts *out)
 {
     PGresult *r = db_exec(db, "mirror.count",
-                          "SELECT (SELECT count(*) FROM accounts),"
+                          "SELECT (SELECT count(*) FROM accounts WHERE deleted_at IS NULL),"
                           " (SELECT count(*) FROM account_addresses),"
-                          " (SELECT count(*) FROM mail_groups)",
+                          " (SELECT count(*) FROM mail_groups),"
+                          " (SELECT count(*) FROM accounts WHERE deleted_at IS NOT NULL)",
                           0, NULL);
     if (!r)
         return -1;
     out->accounts = atol(PQgetvalue(r, 0, 0));
     out->addresses = atol(PQgetvalue(r, 0, 1));
     out->groups = atol(PQgetvalue(r, 0, 2));
+    out->deleted = atol(PQgetvalue(r, 0, 3));
     PQclear(r);
     return 0;
+}
+
+long mirror_store_purge(PGconn *db, double retention_days)
+{
+    char days[32];
+    snprintf(days, sizeof(days), "%.6f", retention_days);
+    const char *p[1] = {days};
+    /* The messages are counted as they were before the statement deleted them. */
+    PGresult *r = db_exec(db, "mirror.purge",
+                          "DELETE FROM accounts a"
+                          " WHERE a.deleted_at < now() - make_interval(secs => $1::float8 * 86400)"
+                          " RETURNING a.uid, a.deleted_at::text,"
+                          "  (SELECT count(*) FROM messages m WHERE m.account_id = a.account_id)",
+                          1, p);
+    if (!r)
+        return -1;
+    long n = PQntuples(r);
+    for (long i = 0; i < n; i++)
+        log_emit(LOG_INFO, "mirror.account_purged", "uid", PQgetvalue(r, (int)i, 0),
+                 "deleted_at", PQgetvalue(r, (int)i, 1), "messages", PQgetvalue(r, (int)i, 2),
+                 NULL);
+    PQclear(r);
+    return n;
 }

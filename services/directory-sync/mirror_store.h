@@ -10,9 +10,10 @@
 
 #include <libpq-fe.h>
 
-/* Row counts, or changes to them. */
+/* Row counts, or changes to them: live accounts, their addresses, groups, and accounts
+ * soft-deleted (deleted_at set) and awaiting their purge. */
 struct mirror_counts {
-    long accounts, addresses, groups;
+    long accounts, addresses, groups, deleted;
 };
 
 enum mirror_store_result {
@@ -26,7 +27,9 @@ struct mirror_cookie {
     const char *key, *value;
 };
 
-/* Writes an account or group record (MIRROR_SKIP removes the entry's rows instead). */
+/* Writes an account or group record (MIRROR_SKIP removes the entry's rows instead). An
+ * account's row is never deleted here, only soft-deleted; an account entry that comes back
+ * with its entryUUID, or a new entry with the uid of a soft-deleted row, takes it over. */
 int mirror_store_record(PGconn *db, pool_t *pool, const struct mirror_record *rec,
                         struct mirror_cookie cookie, struct mirror_counts *delta);
 /* Removes the rows of the entries in `uuids` (a text[] literal). */
@@ -45,5 +48,8 @@ int mirror_store_cookie(PGconn *db, struct mirror_cookie cookie);
  * failed. */
 int mirror_store_load(PGconn *db, pool_t *pool, const char *key, char **value);
 int mirror_store_count(PGconn *db, struct mirror_counts *out);
+/* Deletes, with their mail, the accounts soft-deleted more than retention_days ago, and
+ * logs each one (uid, messages removed). Returns how many, or -1 when PostgreSQL failed. */
+long mirror_store_purge(PGconn *db, double retention_days);
 
 #endif

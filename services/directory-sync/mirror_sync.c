@@ -125,6 +125,7 @@ static void sync_add_counts(const struct mirror_counts *d)
     sync.counts.accounts += d->accounts;
     sync.counts.addresses += d->addresses;
     sync.counts.groups += d->groups;
+    sync.counts.deleted += d->deleted;
     metrics_set("directory_mirror_entries", (double)sync.counts.accounts);
     sync_unlock();
 }
@@ -214,9 +215,9 @@ static void session_cookie_saved(struct session *s, struct mirror_cookie c)
 }
 
 /* Writes one change together with the cookie that came with it: a record, or (rec NULL)
- * the removal of the entries in `uuids`. A record PostgreSQL refuses (a uid another entry
- * already has) is logged and skipped: its old row stays as it was, since removing it
- * would take the account's mail with it (ON DELETE CASCADE) over what may be a typo.
+ * the removal of the entries in `uuids` (accounts are only soft-deleted). A record
+ * PostgreSQL refuses (a uid another entry already has) is logged and skipped: its old row
+ * stays as it was, since the entry may be a typo.
  * Any other failure ends the session. */
 static int session_write(struct session *s, pool_t *pool, const struct mirror_record *rec,
                          const char *uuids)
@@ -226,7 +227,7 @@ static int session_write(struct session *s, pool_t *pool, const struct mirror_re
         session_fail_write(s, "postgresql unreachable", 1);
         return LDAP_OTHER;
     }
-    struct mirror_counts delta = {0, 0, 0};
+    struct mirror_counts delta = {0, 0, 0, 0};
     struct mirror_cookie c = session_new_cookie(s);
     int r = rec ? mirror_store_record(db, pool, rec, c, &delta)
                 : mirror_store_remove(db, uuids, c, &delta);
@@ -818,6 +819,13 @@ void mirror_sync_free(void)
     memset(&sync, 0, sizeof(sync));
 }
 
+void mirror_sync_purged(long n)
+{
+    sync_lock();
+    sync.counts.deleted = sync.counts.deleted > n ? sync.counts.deleted - n : 0;
+    sync_unlock();
+}
+
 int mirror_sync_ready(void *arg, char *reason, size_t len)
 {
     (void)arg;
@@ -877,10 +885,11 @@ void mirror_sync_status(void *arg, json_t *st)
     struct mirror_counts counts = sync.counts;
     sync_unlock();
     json_object_set_new(st, "mirror",
-                        json_pack("{s:b,s:I,s:I,s:I,s:f,s:s}", "loaded", loaded, "entries",
+                        json_pack("{s:b,s:I,s:I,s:I,s:I,s:f,s:s}", "loaded", loaded, "entries",
                                   (json_int_t)counts.accounts, "addresses",
                                   (json_int_t)counts.addresses, "groups",
-                                  (json_int_t)counts.groups, "last_load_seconds", last,
+                                  (json_int_t)counts.groups, "deleted_accounts",
+                                  (json_int_t)counts.deleted, "last_load_seconds", last,
                                   "last_error", last_error));
     json_object_set_new(st, "sync", json_pack("{s:o}", "sessions", sessions));
 }

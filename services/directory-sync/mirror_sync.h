@@ -31,7 +31,10 @@ void mirror_sync_refresh(void (*done)(void *arg, int ok), void *arg);
  * mirror) while LDAP is unreachable ("ldap unreachable: …") or a resync is under way; not
  * ready before the first complete refresh or while PostgreSQL is unreachable. */
 int mirror_sync_ready(void *arg, char *reason, size_t reasonlen);
-/* For control_set_status: "mirror" (row counts, last refresh) and "sync" (per session). */
+/* For control_set_status: "mirror" (row counts, soft-deleted accounts awaiting their
+ * purge as deleted_accounts, last refresh) and "sync" (per session). */
 void mirror_sync_status(void *arg, json_t *status);
+/* n soft-deleted accounts were purged (mirror_purge.h); callable from any thread. */
+void mirror_sync_purged(long n);
 
 #endif

@@ -229,14 +229,15 @@ static enum resolve_status resolve_name(struct resolve_ctx *c, const char *key,
 }
 
 /* Members are DNs (an entry or a nested group; compared case-insensitively, as DNs'
- * attribute names and these directories' values are) or addresses. */
+ * attribute names and these directories' values are) or addresses. A soft-deleted
+ * account (mirror_store.h) is no member. */
 static const char *resolve_members_sql =
     "SELECT CASE WHEN a.account_id IS NOT NULL THEN 1"
     "            WHEN g.group_id IS NOT NULL THEN 2 ELSE 0 END,"
     "       coalesce(a.account_id, g.group_id),"
     "       coalesce(a.uid, g.dn, m.member_address), a.maildrop"
     "  FROM group_members m"
-    "  LEFT JOIN accounts a ON lower(a.dn) = lower(m.member_dn)"
+    "  LEFT JOIN accounts a ON lower(a.dn) = lower(m.member_dn) AND a.deleted_at IS NULL"
     "  LEFT JOIN mail_groups g ON a.account_id IS NULL AND lower(g.dn) = lower(m.member_dn)"
     "  WHERE m.group_id = $1::bigint"
     "  ORDER BY m.member_dn, m.member_address";

@@ -41,7 +41,9 @@ int mailstore_account_id(const char *account, int64_t *account_id)
     if (!c)
         return -1;
     const char *p[] = {account};
-    PGresult *r = db_exec(c, "account_id", "SELECT account_id FROM accounts WHERE uid = $1",
+    /* A soft-deleted account (gone from LDAP, mail kept until its purge) is no login. */
+    PGresult *r = db_exec(c, "account_id",
+                          "SELECT account_id FROM accounts WHERE uid = $1 AND deleted_at IS NULL",
                           1, p);
     if (!r)
         return -1;

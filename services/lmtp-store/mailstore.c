@@ -21,12 +21,14 @@ enum mailstore_status mailstore_resolve(char *local, const char **detail, long l
                         config_bool("MAILSTACK_LOOKUP_CASE_INSENSITIVE", 1) ? "1" : "0"};
     /* Maildrops name the mailbox by the account's uid (hurd@lmtp-store); an accepted
      * alias is honoured too, for LMTP clients that pass the original address. The whole
-     * local part wins over its part before the delimiter. */
+     * local part wins over its part before the delimiter. A soft-deleted account (gone
+     * from LDAP, its mail kept for the retention period) has no addresses and is no
+     * recipient. */
     PGresult *r = db_exec(db, "mailstore.resolve",
                           "SELECT account_id, whole FROM ("
                           " SELECT account_id, 0 AS pri, CASE WHEN $3 = '1'"
                           "  THEN lower(uid) = lower($1) ELSE uid = $1 END AS whole"
-                          "  FROM accounts WHERE CASE WHEN $3 = '1'"
+                          "  FROM accounts WHERE deleted_at IS NULL AND CASE WHEN $3 = '1'"
                           "  THEN lower(uid) IN (lower($1), lower($2)) ELSE uid IN ($1, $2) END"
                           " UNION ALL"
                           " SELECT account_id, 1, localpart = CASE WHEN $3 = '1'"
