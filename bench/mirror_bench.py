@@ -147,7 +147,7 @@ def main(argv):
             raise SystemExit(f"bench: ldapsearch failed: {search.stderr.strip()}")
         t0 = time.monotonic()
         req = urllib.request.Request(stack.ENV["MAILSTACK_DIRECTORY_URL"] + "/v1/mirror/refresh",
-                                     data=b"", method="POST")
+                                     data=b"", method="POST", headers=stack.admin_headers())
         with urllib.request.urlopen(req, timeout=args.timeout) as resp:
             if resp.status != 200:
                 raise SystemExit(f"bench: refresh answered {resp.status}")

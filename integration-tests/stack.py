@@ -228,3 +228,8 @@ def start_stopped():
     r = stack_sh("start", str(DIR))
     if r.returncode != 0:
         raise RuntimeError(f"tools/stack.sh start failed ({r.returncode}): {r.stdout}{r.stderr}")
+
+
+def admin_headers():
+    """The header the admin API (aliases, mirror refresh, purge) requires."""
+    return {"Authorization": f"Bearer {ENV['MAILSTACK_ADMIN_TOKEN']}"}

@@ -10,16 +10,20 @@ import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import stack
 from stack import ENV
 
 
-def http(method, url, body=None, raw=None):
-    """(status, parsed JSON or None) for one request; HTTP errors are answers too."""
+def http(method, url, body=None, raw=None, admin=False):
+    """(status, parsed JSON or None) for one request; HTTP errors are answers too. admin=True
+    sends the admin API's token."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if admin:
+        headers.update(stack.admin_headers())
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             status, text = r.status, r.read()
@@ -37,7 +41,8 @@ def lookup(address):
 
 
 def refresh():
-    status, body = http("POST", f"{ENV['MAILSTACK_DIRECTORY_URL']}/v1/mirror/refresh")
+    status, body = http("POST", f"{ENV['MAILSTACK_DIRECTORY_URL']}/v1/mirror/refresh",
+                        admin=True)
     assert status == 200, (status, body)
 
 
@@ -127,6 +132,37 @@ class LookupTest(unittest.TestCase):
         self.assertTrue(body["mirror"]["loaded"])
         accounts = int(stack.psql("SELECT count(*) FROM accounts WHERE deleted_at IS NULL")[0][0])
         self.assertEqual(body["mirror"]["entries"], accounts)
+
+
+@stack.needs("directory-sync")
+class AdminApiTest(unittest.TestCase):
+    """The admin API reroutes mail and shows the directory: only with the admin token."""
+
+    def test_admin_routes_need_the_token(self):
+        base = ENV["MAILSTACK_DIRECTORY_URL"]
+        for method, path, raw in (("PUT", "/v1/aliases", b"postmaster: attacker@evil.example\n"),
+                                  ("GET", "/v1/aliases", None),
+                                  ("POST", "/v1/mirror/refresh", b""),
+                                  ("POST", "/v1/accounts/purge", b"")):
+            status, body = http(method, base + path, raw=raw)
+            self.assertEqual(status, 401, (method, path, body))
+            self.assertEqual(body["error"]["code"], "unauthorized")
+            req = urllib.request.Request(base + path, data=raw, method=method, headers={
+                "Authorization": "Bearer " + ENV["MAILSTACK_ADMIN_TOKEN"] + "x"})
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(req, timeout=10)
+            self.assertEqual(e.exception.code, 401)
+        # The refused PUT changed nothing: postmaster still reaches hurd.
+        status, body = lookup("postmaster@example.test")
+        self.assertEqual((status, body["account"]), (200, "hurd"))
+        status, body = http("GET", base + "/v1/aliases", admin=True)
+        self.assertEqual(status, 200, body)
+        # The lookup API stays open to the services; the token never reaches a log.
+        self.assertEqual(lookup("hurd@example.test")[0], 200)
+        logs = "".join(p.read_text(errors="replace")
+                       for p in Path(ENV["MAILSTACK_STACK_DIR"], "log").glob("*.log"))
+        self.assertIn("control.admin_refused", logs)
+        self.assertNotIn(ENV["MAILSTACK_ADMIN_TOKEN"], logs)
 
 
 class ControlApiTest(unittest.TestCase):

@@ -27,11 +27,12 @@ BOUND = 1.0    # seconds an LDAP change may take to reach the mail path (issue 3
 POLL = 0.02    # seconds between polls
 
 
-def get_json(url, data=None):
+def get_json(url, data=None, headers=None):
     """(status, parsed JSON) of a GET (a POST of `data` when given); HTTP errors are answers
     too."""
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
+        req = urllib.request.Request(url, data=data, headers=headers or {})
+        with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.load(r)
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
@@ -367,8 +368,9 @@ class MirrorContentTest(unittest.TestCase):
 
 
 def post(path):
-    """(status, parsed JSON) of a POST without a body to directory-sync."""
-    return get_json(f"{ENV['MAILSTACK_DIRECTORY_URL']}{path}", data=b"")
+    """(status, parsed JSON) of a POST without a body to directory-sync's admin API."""
+    return get_json(f"{ENV['MAILSTACK_DIRECTORY_URL']}{path}", data=b"",
+                    headers=stack.admin_headers())
 
 
 def mail_rows(account_id):
@@ -522,7 +524,7 @@ class RefreshTest(unittest.TestCase):
                    f"lost-{tag}", f"cn=lost{tag},o=elsewhere")
         offset = directory_sync_log().stat().st_size
         req = urllib.request.Request(f"{ENV['MAILSTACK_DIRECTORY_URL']}/v1/mirror/refresh",
-                                     data=b"", method="POST")
+                                     data=b"", method="POST", headers=stack.admin_headers())
         with urllib.request.urlopen(req, timeout=30) as r:
             self.assertEqual(r.status, 200)
         self.assertEqual(stack.psql("SELECT count(*) FROM mail_groups WHERE entry_uuid IN"

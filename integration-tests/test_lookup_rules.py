@@ -33,7 +33,7 @@ def aliases_url(domain_name=None):
 
 
 def put_aliases(text, domain_name=None):
-    return http("PUT", aliases_url(domain_name), raw=text.encode())
+    return http("PUT", aliases_url(domain_name), raw=text.encode(), admin=True)
 
 
 def set_aliases(extra, domain_name=None):
@@ -157,7 +157,7 @@ class AliasesApiTest(unittest.TestCase):
         set_aliases("", OTHER)
 
     def test_seed_aliases_are_imported_at_first_start(self):
-        status, body = http("GET", aliases_url())
+        status, body = http("GET", aliases_url(), admin=True)
         self.assertEqual(status, 200)
         table = {(a["domain"], a["name"]): a["targets"] for a in body["aliases"]}
         self.assertEqual(table[("", "postmaster")], ["root"])
@@ -173,17 +173,17 @@ class AliasesApiTest(unittest.TestCase):
                 "Sales: \"quoted name\", root\n")
         status, body = put_aliases(text, OTHER)
         self.assertEqual((status, body), (200, {"domain": OTHER, "aliases": 2}))
-        status, body = http("GET", aliases_url(OTHER))
+        status, body = http("GET", aliases_url(OTHER), admin=True)
         self.assertEqual(body["aliases"], [
             {"domain": OTHER, "name": "sales", "targets": ["\"quoted name\"", "root"]},
             {"domain": OTHER, "name": "staff",
              "targets": ["hurd", "cyrus", "\"john doe\"@example.org"]}])
         # the every-domain table is untouched
-        status, body = http("GET", aliases_url(""))
+        status, body = http("GET", aliases_url(""), admin=True)
         self.assertIn("postmaster", [a["name"] for a in body["aliases"]])
         status, body = put_aliases("staff: hurd\n", OTHER)
         self.assertEqual(body["aliases"], 1)
-        _, body = http("GET", aliases_url(OTHER))
+        _, body = http("GET", aliases_url(OTHER), admin=True)
         self.assertEqual([a["name"] for a in body["aliases"]], ["staff"])
 
     def test_refusals_name_the_line_and_change_nothing(self):
@@ -204,19 +204,19 @@ class AliasesApiTest(unittest.TestCase):
             self.assertEqual(body["error"]["code"], "bad_aliases")
             self.assertTrue(body["error"]["message"].startswith(f"line {line}: "), body)
             self.assertIn(words, body["error"]["message"])
-        _, body = http("GET", aliases_url(OTHER))
+        _, body = http("GET", aliases_url(OTHER), admin=True)
         self.assertEqual([a["name"] for a in body["aliases"]], ["keep"])
 
     def test_domain_must_be_ours_and_methods_are_checked(self):
         status, body = put_aliases("a: hurd\n", "yahoo.co.kr")
         self.assertEqual((status, body["error"]["code"]), (400, "domain_not_local"))
-        status, body = http("DELETE", aliases_url())
+        status, body = http("DELETE", aliases_url(), admin=True)
         self.assertEqual(status, 405)
 
     def test_sql_in_a_target_is_only_text(self):
         hostile = "\"x'); DROP TABLE mail_aliases; --\"@example.org"
         set_aliases(f"evil: {hostile}\n", OTHER)
-        _, body = http("GET", aliases_url(OTHER))
+        _, body = http("GET", aliases_url(OTHER), admin=True)
         self.assertEqual(body["aliases"][0]["targets"], [hostile])
         self.assertEqual(targets(f"evil@{OTHER}"),
                          [("forward", "\"x'); DROP TABLE mail_aliases; --\"@example.org")])

@@ -15,7 +15,7 @@
 # MAILSTACK_STACK_SERVICES (the services to start, default all five; "" starts none),
 # MAILSTACK_LDAP_BASE, MAILSTACK_DOMAIN,
 # MAILSTACK_HOSTNAME and the passwords MAILSTACK_{DEMO,ADMIN,LDAP_ADMIN,PG}_PASSWORD. The
-# passwords, the LDAP base and MAILSTACK_AUTH_SECRET (the shared secret the services send
+# passwords, the LDAP base, MAILSTACK_ADMIN_TOKEN (for the admin API) and MAILSTACK_AUTH_SECRET (the shared secret the services send
 # auth-service; random unless given) are fixed when DIR is first initialised (kept in
 # DIR/init.env).
 set -euo pipefail
@@ -184,11 +184,13 @@ load_init_settings() {
 		[MAILSTACK_LDAP_ADMIN_PASSWORD]=''
 		[MAILSTACK_PG_PASSWORD]=''
 		[MAILSTACK_AUTH_SECRET]=''
+		[MAILSTACK_ADMIN_TOKEN]=''
 	)
 	: >"$INITFILE.new"
 	chmod 600 "$INITFILE.new"
 	for var in MAILSTACK_LDAP_BASE MAILSTACK_DEMO_PASSWORD MAILSTACK_ADMIN_PASSWORD \
-		MAILSTACK_LDAP_ADMIN_PASSWORD MAILSTACK_PG_PASSWORD MAILSTACK_AUTH_SECRET; do
+		MAILSTACK_LDAP_ADMIN_PASSWORD MAILSTACK_PG_PASSWORD MAILSTACK_AUTH_SECRET \
+		MAILSTACK_ADMIN_TOKEN; do
 		given=${!var:-}
 		if [ -n "${stored_values[$var]:-}" ]; then
 			[ -n "$given" ] && [ "$given" != "${stored_values[$var]}" ] &&
@@ -320,6 +322,7 @@ write_stack_env() {
 		MAILSTACK_TLS_KEY "$TLS/key.pem"
 		MAILSTACK_ALLOW_PLAINTEXT_LOOPBACK 1
 		MAILSTACK_AUTH_SECRET "$MAILSTACK_AUTH_SECRET"
+		MAILSTACK_ADMIN_TOKEN "$MAILSTACK_ADMIN_TOKEN"
 	)
 	{
 		echo "# mailstack dev stack settings, written by tools/stack.sh; source it: . $ENVFILE"
@@ -533,6 +536,7 @@ import_aliases() {
 	[ -e "$PGD/.aliases-imported" ] && return 0
 	service_pid directory-sync >/dev/null || return 0
 	curl -fsS -o /dev/null --max-time 10 -X PUT --data-binary "@$REPO/schema/aliases/seed.aliases" \
+		-H "Authorization: Bearer $MAILSTACK_ADMIN_TOKEN" \
 		"http://127.0.0.1:$MAILSTACK_DIRECTORY_SYNC_CONTROL_PORT/v1/aliases" >"$LOG/aliases.log" 2>&1 ||
 		{ log_tail "$LOG/aliases.log"; die "could not import schema/aliases/seed.aliases"; }
 	touch "$PGD/.aliases-imported"

@@ -5,16 +5,30 @@
 #include "log/log.h"
 
 #include <event2/buffer.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define CONTROL_MAX_BODY (64 * 1024)
 
+/* An admin route: the handler behind the token check. */
+struct control_admin_route {
+    control_t *c;
+    control_handler_fn fn;
+    void *arg;
+    struct control_admin_route *next;
+};
+
 struct control {
     struct evhttp *http;
+    int admin_enabled;
+    unsigned char admin_sha[SHA256_DIGEST_LENGTH];
+    struct control_admin_route *admin_routes;
     const char *service;
     time_t started;
     control_ready_fn ready;
@@ -168,6 +182,11 @@ control_t *control_start(struct event_base *base, const char *service, const cha
         free(c);
         return NULL;
     }
+    const char *token = config_str("MAILSTACK_ADMIN_TOKEN", "");
+    if (strlen(token) >= CONTROL_MIN_TOKEN) {
+        control_bearer_digest(token, c->admin_sha);
+        c->admin_enabled = 1;
+    }
     evhttp_set_cb(c->http, "/healthz", control_healthz, c);
     evhttp_set_cb(c->http, "/readyz", control_readyz, c);
     evhttp_set_cb(c->http, "/metrics", control_metrics, c);
@@ -184,6 +203,11 @@ void control_stop(control_t *c)
     if (!c)
         return;
     evhttp_free(c->http);
+    while (c->admin_routes) {
+        struct control_admin_route *r = c->admin_routes;
+        c->admin_routes = r->next;
+        free(r);
+    }
     free(c);
 }
 
@@ -202,4 +226,70 @@ void control_set_status(control_t *c, control_status_fn fn, void *arg)
 void control_route(control_t *c, const char *path, control_handler_fn fn, void *arg)
 {
     evhttp_set_cb(c->http, path, fn, arg);
+}
+
+void control_bearer_digest(const char *secret, unsigned char out[CONTROL_DIGEST_LEN])
+{
+    SHA256((const unsigned char *)secret, strlen(secret), out);
+}
+
+/* Digests are compared in constant time, so neither the secret's bytes nor its length
+ * leak through timing. */
+int control_bearer_matches(struct evhttp_request *req,
+                           const unsigned char want[CONTROL_DIGEST_LEN], const char **why)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        *why = "no bearer token";
+        return 0;
+    }
+    const char *token = h + 7;
+    while (*token == ' ')
+        token++;
+    unsigned char got[CONTROL_DIGEST_LEN];
+    control_bearer_digest(token, got);
+    if (CRYPTO_memcmp(got, want, CONTROL_DIGEST_LEN) != 0) {
+        *why = "wrong bearer token";
+        return 0;
+    }
+    return 1;
+}
+
+static void control_admin_gate(struct evhttp_request *req, void *arg)
+{
+    struct control_admin_route *r = arg;
+    const char *why = "admin API disabled (MAILSTACK_ADMIN_TOKEN unset)";
+    if (r->c->admin_enabled && control_bearer_matches(req, r->c->admin_sha, &why)) {
+        r->fn(req, r->arg);
+        return;
+    }
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    if (conn)
+        evhttp_connection_get_peer(conn, &addr, &port);
+    log_emit(LOG_WARN, "control.admin_refused", "peer", addr, "path", evhttp_request_get_uri(req),
+             "reason", why, NULL);
+    metrics_add("control_admin_refused_total", 1);
+    if (!r->c->admin_enabled) {
+        control_reply_error(req, 403, "admin_disabled",
+                            "the admin API is off: set MAILSTACK_ADMIN_TOKEN");
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                      "Bearer realm=\"mailstack-admin\"");
+    control_reply_error(req, 401, "unauthorized", "missing or wrong admin token");
+}
+
+void control_route_admin(control_t *c, const char *path, control_handler_fn fn, void *arg)
+{
+    struct control_admin_route *r = calloc(1, sizeof(*r));
+    if (!r)
+        abort();
+    r->c = c;
+    r->fn = fn;
+    r->arg = arg;
+    r->next = c->admin_routes;
+    c->admin_routes = r;
+    evhttp_set_cb(c->http, path, control_admin_gate, r);
 }

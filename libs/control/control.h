@@ -33,6 +33,19 @@ void control_set_status(control_t *c, control_status_fn fn, void *arg);
  * after workq work) with control_reply_*. */
 typedef void (*control_handler_fn)(struct evhttp_request *req, void *arg);
 void control_route(control_t *c, const char *path, control_handler_fn fn, void *arg);
+/* An admin route (changes the system or shows its data): served only to requests with
+ * `Authorization: Bearer <MAILSTACK_ADMIN_TOKEN>` (else 401, logged without the token);
+ * while no token of at least CONTROL_MIN_TOKEN characters is set, 403 admin_disabled —
+ * the control port may be reachable from the whole cluster, so off is the safe default. */
+#define CONTROL_MIN_TOKEN 16
+void control_route_admin(control_t *c, const char *path, control_handler_fn fn, void *arg);
+
+/* Shared-secret checks for any route: the secret's SHA-256, and whether a request's
+ * `Authorization: Bearer` token has that digest (constant-time; *why set when not). */
+#define CONTROL_DIGEST_LEN 32
+void control_bearer_digest(const char *secret, unsigned char out[CONTROL_DIGEST_LEN]);
+int control_bearer_matches(struct evhttp_request *req,
+                           const unsigned char want[CONTROL_DIGEST_LEN], const char **why);
 
 /* Answers `req` with `body` (reference stolen) as application/json. */
 void control_reply_json(struct evhttp_request *req, int status, json_t *body);

@@ -16,8 +16,6 @@
 #include "log/log.h"
 
 #include <event2/keyvalq_struct.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -45,7 +43,7 @@ static struct {
     struct event_base *base;
     workq_t *workers;
     lockout_t *lockout;
-    unsigned char secret_sha[SHA256_DIGEST_LENGTH];
+    unsigned char secret_sha[CONTROL_DIGEST_LEN];
     long failure_floor_ms;
     struct auth_call *calls;
     size_t ncalls;
@@ -176,30 +174,9 @@ static const char *auth_field(json_t *body, const char *key, int required)
     return json_string_value(v);
 }
 
-static void auth_secret_digest(const char *s, size_t len, unsigned char *out)
-{
-    SHA256((const unsigned char *)s, len, out);
-}
-
-/* 1 when the request carries our secret. Digests are compared, in constant time, so
- * neither the secret's bytes nor its length leak through timing. */
 static int auth_client_allowed(struct evhttp_request *req, const char **why)
 {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-        *why = "no bearer token";
-        return 0;
-    }
-    const char *token = h + 7;
-    while (*token == ' ')
-        token++;
-    unsigned char got[SHA256_DIGEST_LENGTH];
-    auth_secret_digest(token, strlen(token), got);
-    if (CRYPTO_memcmp(got, auth_api.secret_sha, sizeof(got)) != 0) {
-        *why = "wrong bearer token";
-        return 0;
-    }
-    return 1;
+    return control_bearer_matches(req, auth_api.secret_sha, why);
 }
 
 static void auth_refuse_client(struct evhttp_request *req, const char *why)
@@ -297,7 +274,7 @@ int auth_api_register(struct event_base *base, control_t *control, workq_t *work
                  "MAILSTACK_AUTH_SECRET must be set (16 characters or more)", NULL);
         return -1;
     }
-    auth_secret_digest(secret, strlen(secret), auth_api.secret_sha);
+    control_bearer_digest(secret, auth_api.secret_sha);
     struct lockout_settings ls;
     lockout_settings_load(&ls);
     auth_api.lockout = lockout_new(&ls);

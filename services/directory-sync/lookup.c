@@ -347,6 +347,6 @@ void lookup_register(control_t *control, workq_t *workers)
     lookup_workers = workers;
     metrics_describe("directory_lookups_total", "counter", "Recipient lookups by result.");
     control_route(control, "/v1/lookup", lookup_handle, NULL);
-    control_route(control, "/v1/aliases", aliases_handle, NULL);
-    control_route(control, "/v1/mirror/refresh", lookup_refresh_handle, NULL);
+    control_route_admin(control, "/v1/aliases", aliases_handle, NULL);
+    control_route_admin(control, "/v1/mirror/refresh", lookup_refresh_handle, NULL);
 }

@@ -115,7 +115,7 @@ int mirror_purge_start(control_t *control, workq_t *workers)
     }
     purge.retention_days = days;
     purge.workers = workers;
-    control_route(control, "/v1/accounts/purge", purge_handle, NULL);
+    control_route_admin(control, "/v1/accounts/purge", purge_handle, NULL);
     if (days == 0)
         return 0;
     if (pthread_create(&purge.thread, NULL, purge_main, NULL) != 0) {
