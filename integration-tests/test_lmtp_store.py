@@ -2,8 +2,10 @@
 smtplib.LMTP) sees it: one reply per accepted recipient after the data, each with its own
 outcome (delivered, over quota, temporary failure), bytes stored exactly, the body stored
 once, quota edges and the quotawarn notice, duplicate suppression and its window, +detail
-folders, bad input answered, and nothing half-written or lost across a kill -9."""
+folders, bad input answered, and nothing half-written or lost across a kill -9; AUTH and
+STARTTLS for TCP clients outside the trusted networks."""
 
+import base64
 import imaplib
 import os
 import re
@@ -11,6 +13,7 @@ import secrets
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import time
 import unittest
@@ -18,15 +21,16 @@ from pathlib import Path
 
 import stack
 from stack import ENV
+from test_auth_service import PrivateService, free_port, plain_b64
 from test_directory_auth import refresh, user_ldif
 
 
 class LmtpConn:
     """A raw LMTP conversation, so multi-reply answers can be read one by one."""
 
-    def __init__(self):
-        self.sock = socket.create_connection(("127.0.0.1", int(ENV["MAILSTACK_LMTP_PORT"])),
-                                             timeout=15)
+    def __init__(self, port=None):
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port or int(ENV["MAILSTACK_LMTP_PORT"])), timeout=15)
         self.buf = b""
         self.greeting = self.reply()
 
@@ -489,6 +493,140 @@ class SieveDeliveryTest(unittest.TestCase):
         self.assertTrue(log_events("lmtp.redirect_pending", rcpt=rcpt))
 
 
+def encoded_word(text, charset):
+    return f"=?{charset}?B?{base64.b64encode(text.encode(charset)).decode()}?="
+
+
+def if_yes_else_no(require, test):
+    return (f'require {require};\n'
+            f'if {test} {{ fileinto "yes"; }} else {{ fileinto "no"; }}\n')
+
+
+YES, NO, INBOX = ["INBOX.yes"], ["INBOX.no"], ["INBOX"]
+KOREAN_AD = "(광고) 특가 안내"
+
+# One row per Sieve construct: (name, script, [(message, envelope sender, outcome)]), the
+# outcome being the places the copy landed ("mailbox[ flags]", sorted) or (550, reason).
+# Each construct has a message that must match and one that must not, so a test that
+# always answers the same fails.
+SIEVE_CONSTRUCTS = [
+    ("address :localpart", if_yes_else_no('"fileinto"', 'address :localpart :is "From" "boss"'),
+     [("From: Boss <BOSS@corp.example>\n", None, YES),
+      ("From: <bossy@corp.example>\n", None, NO)]),
+    ("address :domain", if_yes_else_no('"fileinto"', 'address :domain :is "To" "example.test"'),
+     [("To: someone@Example.TEST\n", None, YES),
+      ("To: someone@example.testing\n", None, NO)]),
+    ("address :user and :detail (subaddress)",
+     if_yes_else_no('["fileinto", "subaddress"]',
+                    'allof (address :user :is "To" "box", address :detail :is "To" "lists")'),
+     [("To: box+lists@example.test\n", None, YES),
+      ("To: box+other@example.test\n", None, NO),
+      ("To: boxes+lists@example.test\n", None, NO)]),
+    ("header :contains", if_yes_else_no('"fileinto"', 'header :contains "Subject" "invoice"'),
+     [("Subject: Your INVOICE 42\n", None, YES), ("Subject: Your receipt\n", None, NO)]),
+    ("header :matches", if_yes_else_no('"fileinto"', 'header :matches "Subject" "report-??-*"'),
+     [("Subject: report-07-final\n", None, YES), ("Subject: report-7-final\n", None, NO)]),
+    ("header :is with i;octet",
+     if_yes_else_no('"fileinto"', 'header :is :comparator "i;octet" "Subject" "ABC"'),
+     [("Subject: ABC\n", None, YES), ("Subject: abc\n", None, NO)]),
+    ("envelope", if_yes_else_no('["fileinto", "envelope"]',
+                                'envelope :domain :is "from" "lists.example.org"'),
+     [("From: <a@example.org>\n", "owner@lists.example.org", YES),
+      ("From: <owner@lists.example.org>\n", "a@example.org", NO)]),
+    ("exists", if_yes_else_no('"fileinto"', 'exists ["X-Spam-Flag", "List-Id"]'),
+     [("X-Spam-Flag: YES\nList-Id: <l.example.org>\n", None, YES),
+      ("X-Spam-Flag: YES\n", None, NO)]),
+    ("size :over", if_yes_else_no('"fileinto"', "size :over 2K"),
+     [("Subject: big\n\n" + "x" * 3000 + "\n", None, YES), ("Subject: small\n", None, NO)]),
+    ("size :under", if_yes_else_no('"fileinto"', "size :under 1K"),
+     [("Subject: small\n", None, YES), ("Subject: big\n\n" + "x" * 3000 + "\n", None, NO)]),
+    ("allof", if_yes_else_no('"fileinto"', 'allof (header :contains "Subject" "a1",'
+                                           ' header :contains "Subject" "b2")'),
+     [("Subject: a1 b2\n", None, YES), ("Subject: a1 only\n", None, NO)]),
+    ("anyof", if_yes_else_no('"fileinto"', 'anyof (header :is "X-Prio" "high",'
+                                           ' header :contains "Subject" "urgent")'),
+     [("Subject: urgent\n", None, YES), ("X-Prio: high\n", None, YES),
+      ("X-Prio: low\nSubject: later\n", None, NO)]),
+    ("not", if_yes_else_no('"fileinto"', 'not header :contains "Subject" "newsletter"'),
+     [("Subject: hello\n", None, YES), ("Subject: our newsletter\n", None, NO)]),
+    ("true and false", 'require "fileinto";\nif false { fileinto "no"; }\n'
+                       'if true { fileinto "yes"; }\n',
+     [("Subject: any\n", None, YES)]),
+    ("elsif and else", 'require "fileinto";\nif header :is "X-N" "1" { fileinto "no"; }\n'
+                       'elsif header :is "X-N" "2" { fileinto "yes"; }\nelse { keep; }\n',
+     [("X-N: 2\n", None, YES), ("X-N: 1\n", None, NO), ("X-N: 3\n", None, INBOX)]),
+    ("stop", 'require "fileinto";\nif header :contains "Subject" "one" { fileinto "yes"; stop; }\n'
+             'fileinto "no";\n',
+     [("Subject: one\n", None, YES), ("Subject: two\n", None, NO)]),
+    ("body :text", if_yes_else_no('["fileinto", "body"]', 'body :text :contains "unsubscribe"'),
+     [("Subject: hi\n\nclick to UNSUBSCRIBE here\n", None, YES),
+      ("Subject: unsubscribe\n\nnothing to see\n", None, NO)]),
+    ("variables: ${1} from :matches into fileinto",
+     'require ["fileinto", "variables"];\n'
+     'if header :matches "Subject" "[*] *" { set :lower "folder" "${1}";'
+     ' fileinto "INBOX.${folder}"; }\n',
+     [("Subject: [PROJ] kickoff\n", None, ["INBOX.proj"]),
+      ("Subject: no brackets\n", None, INBOX)]),
+    ("imap4flags setflag/addflag/removeflag/hasflag",
+     'require ["fileinto", "imap4flags"];\n'
+     'if header :contains "Subject" "flagme" { setflag ["\\\\Seen", "$Work"];'
+     ' addflag "\\\\Flagged"; removeflag "\\\\Seen"; }\n'
+     'if hasflag :is "\\\\Flagged" { fileinto "yes"; }\n',
+     [("Subject: flagme\n", None, ["INBOX.yes $Work \\Flagged"]),
+      ("Subject: leave me\n", None, INBOX)]),
+    ("reject on an RFC 2047 Korean subject",
+     'require "reject";\nif header :contains "Subject" "광고" { reject "no ads please"; }\n',
+     [(f"Subject: {encoded_word(KOREAN_AD, 'utf-8')}\n", None, (550, "no ads please")),
+      (f"Subject: {encoded_word(KOREAN_AD, 'euc-kr')}\n", None, (550, "no ads please")),
+      (f"Subject: {encoded_word('회의 안내', 'euc-kr')}\n", None, INBOX)]),
+    ("ereject", 'require "ereject";\nif address :is "From" "spammer@example.org"'
+                ' { ereject "go away"; }\n',
+     [("From: <spammer@example.org>\n", None, (550, "go away")),
+      ("From: <friend@example.org>\n", None, INBOX)]),
+]
+
+
+def places(marker):
+    """Where the copies of the message marked by marker landed: "mailbox[ flags]", sorted."""
+    rows = stack.psql(
+        "SELECT rtrim(x.name || ' ' || array_to_string(ARRAY(SELECT f FROM unnest(m.flags) f"
+        " ORDER BY f COLLATE \"C\"), ' ')) FROM messages m"
+        " JOIN mailboxes x USING (account_id, mailbox_id)"
+        " JOIN message_blobs b ON b.sha256 = m.blob_sha256"
+        " WHERE position(convert_to(:'p1', 'UTF8') IN b.data) > 0 ORDER BY 1", marker)
+    return [r[0] for r in rows]
+
+
+@stack.needs("lmtp-store", "directory-sync")
+class SieveConstructTest(unittest.TestCase):
+    """Every Sieve construct of issue 4 through LMTP, one table row each."""
+
+    def test_each_construct(self):
+        uid = new_user()
+        for folder in ("INBOX.yes", "INBOX.no", "INBOX.proj"):
+            make_folder(uid, folder)
+        rcpt = f"{uid}@lmtp-store"
+        for name, script, cases in SIEVE_CONSTRUCTS:
+            set_script(uid, script)
+            for i, (headers, sender, expected) in enumerate(cases):
+                with self.subTest(construct=name, case=i):
+                    marker = secrets.token_hex(8)
+                    text = f"X-Marker: {marker}\n" + headers
+                    if "\n\n" not in text:
+                        text += "\nbody\n"
+                    message = text.replace("\n", "\r\n").encode()
+                    _, replies = lmtp_transaction([rcpt], message, sender or "a@example.org")
+                    code, line = replies[0]
+                    if isinstance(expected, tuple):
+                        self.assertEqual(code, expected[0], line)
+                        self.assertIn(expected[1], line)
+                        self.assertEqual(places(marker), [])
+                    else:
+                        self.assertEqual(code, 250, line)
+                        self.assertEqual(places(marker), expected)
+        self.assertFalse(log_events("lmtp.sieve_invalid", rcpt=rcpt))
+        self.assertFalse(log_events("lmtp.sieve_failed", rcpt=rcpt))
+
 @stack.needs("lmtp-store", "directory-sync")
 class DeliveryTest(unittest.TestCase):
     """Per-recipient delivery: quota, quotawarn, duplicates, +detail, real LMTP clients."""
@@ -765,3 +903,165 @@ class DeliveryTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def no_verify_tls():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+@stack.needs("lmtp-store", "auth-service", "directory-sync")
+class LmtpAuthTest(unittest.TestCase):
+    """TCP clients outside MAILSTACK_LMTP_TRUSTED_NETWORKS must AUTH before MAIL. Every test
+    client is on loopback, so private lmtp-store instances trust only networks that leave
+    127.0.0.1 out: one with the loopback plaintext exception (and a UNIX socket, which is
+    always trusted), one that needs STARTTLS first, one whose auth-service is down."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.uid = new_user()  # its LDAP password ({CRYPT}x) matches nothing
+        cls.sock = str(Path(stack.DIR, "run", f"lmtp-auth-{secrets.token_hex(3)}.sock"))
+        untrusted = {"MAILSTACK_LMTP_TRUSTED_NETWORKS": "192.0.2.0/24, 2001:db8::/32"}
+        cls.ports = {name: free_port() for name in ("dev", "tls", "down")}
+        cls.services = {
+            "dev": PrivateService("lmtp-store", "auth-dev", MAILSTACK_ALLOW_PLAINTEXT_LOOPBACK="1",
+                                  MAILSTACK_LMTP_SOCKET=cls.sock, **untrusted),
+            "tls": PrivateService("lmtp-store", "auth-tls", MAILSTACK_ALLOW_PLAINTEXT_LOOPBACK="0",
+                                  **untrusted),
+            "down": PrivateService("lmtp-store", "auth-down", MAILSTACK_ALLOW_PLAINTEXT_LOOPBACK="1",
+                                   MAILSTACK_AUTH_URL=f"http://127.0.0.1:{free_port()}",
+                                   **untrusted),
+        }
+        started = []
+        try:
+            for name, svc in cls.services.items():
+                svc.settings["MAILSTACK_LMTP_PORT"] = str(cls.ports[name])
+                svc.start("MAILSTACK_LMTP_STORE_CONTROL_PORT")
+                started.append(svc)
+        except Exception:
+            for svc in started:
+                svc.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for svc in cls.services.values():
+            svc.stop()
+
+    def conn(self, name):
+        c = LmtpConn(self.ports[name])
+        c.send(b"LHLO test.example\r\n")
+        code, lines = c.reply()
+        self.assertEqual(code, 250)
+        return c, lines
+
+    def ask(self, c, line):
+        c.send(line.encode() + b"\r\n")
+        code, lines = c.reply()
+        return code, lines[-1]
+
+    def send_mail(self, c, marker):
+        self.assertEqual(self.ask(c, "MAIL FROM:<a@example.org>")[0], 250)
+        self.assertEqual(self.ask(c, f"RCPT TO:<{self.uid}@lmtp-store>")[0], 250)
+        self.assertEqual(self.ask(c, "DATA")[0], 354)
+        return self.ask(c, f"Subject: {marker}\r\n\r\nx\r\n.")
+
+    def test_mail_needs_auth_wrong_is_535_right_is_235_then_delivery(self):
+        c, lines = self.conn("dev")
+        self.assertIn("250-AUTH PLAIN LOGIN", lines)
+        self.assertIn("250-STARTTLS", lines)
+        code, text = self.ask(c, "MAIL FROM:<a@example.org>")
+        self.assertEqual((code, text[4:9]), (530, "5.7.0"))
+        self.assertEqual(self.ask(c, f"RCPT TO:<{self.uid}@lmtp-store>")[0], 503)
+        code, text = self.ask(c, "AUTH PLAIN " + plain_b64(self.uid, "wrong-password"))
+        self.assertEqual((code, text[4:9]), (535, "5.7.8"))
+        password = ENV["MAILSTACK_DEMO_PASSWORD"]
+        code, text = self.ask(c, "AUTH PLAIN " + plain_b64("hurd", password))
+        self.assertEqual((code, text[4:9]), (235, "2.7.0"))
+        self.assertEqual(self.ask(c, "AUTH PLAIN " + plain_b64("hurd", password))[0], 503)
+        marker = secrets.token_hex(8)
+        self.assertEqual(self.send_mail(c, marker)[0], 250)
+        c.close()
+        self.assertEqual(mailbox_count(self.uid, "INBOX", marker), 1)
+        log = self.services["dev"].log_path.read_text(errors="replace")
+        self.assertRegex(log, r'"event":\s*"lmtp.auth".*"account":\s*"hurd"')
+        self.assertRegex(log, r'"event":\s*"lmtp.auth_failed".*"reason":\s*"credentials"')
+        self.assertNotIn(password, log)
+        self.assertNotIn("wrong-password", log)
+        self.assertNotIn(plain_b64("hurd", password), log)
+
+    def test_login_mechanism_challenges_cancel_and_bad_data(self):
+        c, _ = self.conn("dev")
+        self.assertEqual(self.ask(c, "AUTH LOGIN"), (334, "334 " + b64("Username:")))
+        self.assertEqual(self.ask(c, b64("hurd")), (334, "334 " + b64("Password:")))
+        self.assertEqual(self.ask(c, b64(ENV["MAILSTACK_DEMO_PASSWORD"]))[0], 235)
+        c.close()
+        c, _ = self.conn("dev")
+        self.assertEqual(self.ask(c, "AUTH LOGIN")[0], 334)
+        self.assertEqual(self.ask(c, "*")[0], 501)
+        self.assertEqual(self.ask(c, "AUTH PLAIN !!!notbase64")[0], 501)
+        self.assertEqual(self.ask(c, "AUTH CRAM-MD5")[0], 504)
+        self.assertEqual(self.ask(c, "AUTH")[0], 501)
+        self.assertEqual(self.ask(c, "MAIL FROM:<a@example.org>")[0], 530)
+        self.assertEqual(self.ask(c, "NOOP")[0], 250)  # the session carries on
+        c.close()
+
+    def test_smtplib_lmtp_login(self):
+        with smtplib.LMTP("127.0.0.1", self.ports["dev"], timeout=15) as client:
+            with self.assertRaises(smtplib.SMTPSenderRefused) as ctx:
+                client.sendmail("a@example.org", [f"{self.uid}@lmtp-store"], b"Subject: no\r\n\r\nx\r\n")
+            self.assertEqual(ctx.exception.smtp_code, 530)
+            with self.assertRaises(smtplib.SMTPAuthenticationError) as ctx:
+                client.login(self.uid, "wrong-password")
+            self.assertEqual(ctx.exception.smtp_code, 535)
+            code, _ = client.login("hurd", ENV["MAILSTACK_DEMO_PASSWORD"])
+            self.assertEqual(code, 235)
+            marker = secrets.token_hex(8)
+            refused = client.sendmail("a@example.org", [f"{self.uid}@lmtp-store"],
+                                      f"Subject: {marker}\r\n\r\nx\r\n".encode())
+            self.assertEqual(refused, {})
+        self.assertEqual(mailbox_count(self.uid, "INBOX", marker), 1)
+
+    def test_without_loopback_exception_auth_needs_starttls(self):
+        c, lines = self.conn("tls")
+        self.assertIn("250-STARTTLS", lines)
+        self.assertFalse([line for line in lines if "AUTH" in line], lines)
+        code, text = self.ask(c, "AUTH PLAIN " + plain_b64("hurd", ENV["MAILSTACK_DEMO_PASSWORD"]))
+        self.assertEqual((code, text[4:10]), (538, "5.7.11"))
+        self.assertEqual(self.ask(c, "MAIL FROM:<a@example.org>")[0], 530)
+        c.close()
+        with smtplib.LMTP("127.0.0.1", self.ports["tls"], timeout=15) as client:
+            self.assertEqual(client.starttls(context=no_verify_tls())[0], 220)
+            client.ehlo_or_helo_if_needed()
+            self.assertEqual(client.esmtp_features.get("auth", "").split(), ["PLAIN", "LOGIN"])
+            self.assertNotIn("starttls", client.esmtp_features)
+            self.assertEqual(client.login("hurd", ENV["MAILSTACK_DEMO_PASSWORD"])[0], 235)
+            marker = secrets.token_hex(8)
+            self.assertEqual(client.sendmail("a@example.org", [f"{self.uid}@lmtp-store"],
+                                             f"Subject: {marker}\r\n\r\nx\r\n".encode()), {})
+        self.assertEqual(mailbox_count(self.uid, "INBOX", marker), 1)
+
+    def test_auth_service_down_is_454(self):
+        c, _ = self.conn("down")
+        code, text = self.ask(c, "AUTH PLAIN " + plain_b64("hurd", ENV["MAILSTACK_DEMO_PASSWORD"]))
+        self.assertEqual((code, text[4:9]), (454, "4.7.0"))
+        self.assertEqual(self.ask(c, "MAIL FROM:<a@example.org>")[0], 530)
+        c.close()
+
+    def test_unix_socket_and_trusted_clients_need_no_auth(self):
+        marker = secrets.token_hex(8)
+        with smtplib.LMTP(self.sock, timeout=15) as client:
+            self.assertEqual(client.sendmail("a@example.org", [f"{self.uid}@lmtp-store"],
+                                             f"Subject: {marker}\r\n\r\nx\r\n".encode()), {})
+        self.assertEqual(mailbox_count(self.uid, "INBOX", marker), 1)
+        c = LmtpConn()  # the stack's own lmtp-store trusts 127.0.0.0/8 by default
+        c.send(b"LHLO test.example\r\n")
+        c.reply()
+        self.assertEqual(self.ask(c, "MAIL FROM:<a@example.org>")[0], 250)
+        c.close()

@@ -1,6 +1,9 @@
 /* lmtp_session: the LMTP state machine behind lmtp_session.h. Memory: one pool per
  * session for the transaction in progress (MAIL..end of DATA, or RSET), cleared as it
- * ends; the message itself lives in the DATA reader until it is stored. */
+ * ends; the message itself lives in the DATA reader until it is stored. AUTH answers
+ * follow RFC 4954: 235 2.7.0, 535 5.7.8 bad credentials, 454 4.7.0 when auth-service or
+ * LDAP is down (or its lockout holds), 538 5.7.11 without TLS; credentials are wiped once
+ * used and never logged. */
 #include "lmtp_session.h"
 #include "control/control.h"
 #include "dedup.h"
@@ -8,7 +11,9 @@
 #include "log/log.h"
 #include "mailaddr/mailaddr.h"
 #include "mailstore.h"
+#include "net/net.h"
 #include "pool/pool.h"
+#include "saslauth/saslauth.h"
 #include "smtpproto/smtpproto.h"
 
 #include <event2/buffer.h>
@@ -32,6 +37,11 @@ struct lmtp_session {
     char id[24];
     char peer[64];
     int lhlo_done;
+    int loopback;
+    int must_auth;          /* MAIL needs AUTH first */
+    char account[256];      /* who authenticated; "" before AUTH */
+    saslauth_t *sasl;       /* the AUTH exchange in progress */
+    int auth_waiting;       /* the next line answers a 334 challenge */
     const char *sender;     /* NULL: no MAIL yet */
     struct lmtp_rcpt *rcpts, *rcpts_tail;
     int nrcpts;
@@ -43,10 +53,18 @@ struct lmtp_session {
     unsigned long long chunk_size, chunk_left;
     const char *chunk_refusal;
     int busy;               /* a worker holds the session */
+    int in_process;         /* lmtp_process is running on it: not to be freed yet */
     int closing;            /* flush the output, then free */
     int dead;               /* the peer went away while busy */
+    struct event *flush_timer;
+    int flush_polls;
     struct lmtp_session *prev, *next;
 };
+
+/* Under TLS the last reply waits in the underlying connection, out of our callbacks: a
+ * closing session polls it this often, this many times at most, before it is freed. */
+#define LMTP_FLUSH_POLL_MS 20
+#define LMTP_FLUSH_POLLS 250
 
 static struct lmtp_session *lmtp_sessions;
 static int lmtp_nsessions;
@@ -77,6 +95,9 @@ static void lmtp_free(struct lmtp_session *s)
     lmtp_nsessions--;
     metrics_set("lmtp_sessions", lmtp_nsessions);
     smtpproto_data_free(s->data);
+    saslauth_free(s->sasl);
+    if (s->flush_timer)
+        event_free(s->flush_timer);
     bufferevent_free(s->bev);
     pool_destroy(s->tx);
     free(s);
@@ -94,12 +115,41 @@ static void lmtp_reset(struct lmtp_session *s)
     pool_clear(s->tx);
 }
 
+static void lmtp_try_free(struct lmtp_session *s);
+
+static void lmtp_flush_poll(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lmtp_try_free(arg);
+}
+
+/* A closing session goes once no worker holds it, lmtp_process is done with it and its
+ * output is written (the TLS layer's included). */
+static void lmtp_try_free(struct lmtp_session *s)
+{
+    if (s->busy || s->in_process)
+        return; /* lmtp_release, or the end of lmtp_process, comes back here */
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+        return; /* lmtp_on_flushed comes back here */
+    struct bufferevent *under = bufferevent_get_underlying(s->bev);
+    if (under && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
+        s->flush_polls++ < LMTP_FLUSH_POLLS &&
+        (s->flush_timer ||
+         (s->flush_timer = evtimer_new(bufferevent_get_base(s->bev), lmtp_flush_poll, s)))) {
+        static const struct timeval poll = {0, LMTP_FLUSH_POLL_MS * 1000};
+        evtimer_add(s->flush_timer, &poll);
+        return;
+    }
+    lmtp_free(s);
+}
+
 static void lmtp_on_flushed(struct bufferevent *bev, void *arg)
 {
     (void)bev;
     struct lmtp_session *s = arg;
-    if (s->closing && !s->busy)
-        lmtp_free(s);
+    if (s->closing)
+        lmtp_try_free(s);
 }
 
 /* Stops reading and frees the session once what it wrote has gone out. */
@@ -107,8 +157,7 @@ static void lmtp_close(struct lmtp_session *s)
 {
     s->closing = 1;
     bufferevent_disable(s->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 && !s->busy)
-        lmtp_free(s);
+    lmtp_try_free(s);
 }
 
 /* ---- RCPT: resolve on a worker ---- */
@@ -281,13 +330,203 @@ static void lmtp_data_finished(struct lmtp_session *s)
     }
 }
 
+/* ---- STARTTLS and AUTH ---- */
+
+static void lmtp_on_read(struct bufferevent *bev, void *arg);
+static void lmtp_on_event(struct bufferevent *bev, short what, void *arg);
+
+static void lmtp_set_bev(struct lmtp_session *s, struct bufferevent *bev)
+{
+    s->bev = bev;
+    bufferevent_setcb(bev, lmtp_on_read, lmtp_on_flushed, lmtp_on_event, s);
+    struct timeval tv = {s->cfg->command_timeout_s, 0};
+    bufferevent_set_timeouts(bev, &tv, &tv);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* PLAIN and LOGIN carry the password in clear: only under TLS, or from loopback when the
+ * development setting allows it. */
+static int lmtp_plaintext_ok(const struct lmtp_session *s)
+{
+    return net_bev_is_tls(s->bev) || (s->loopback && s->cfg->allow_plaintext_loopback);
+}
+
+static void lmtp_cmd_starttls(struct lmtp_session *s)
+{
+    if (!s->cfg->tls) {
+        lmtp_reply(s, "502 5.5.1 Command not implemented");
+        return;
+    }
+    if (net_bev_is_tls(s->bev)) {
+        lmtp_reply(s, "503 5.5.1 TLS already active");
+        return;
+    }
+    lmtp_reply(s, "220 2.0.0 Ready to start TLS");
+    struct bufferevent *tlsbev = net_starttls(s->bev, s->cfg->tls);
+    if (!tlsbev) {
+        log_emit(LOG_WARN, "lmtp.starttls_failed", "session", s->id, NULL);
+        lmtp_close(s);
+        return;
+    }
+    /* RFC 3207 4.2: everything learnt before TLS is forgotten. */
+    s->lhlo_done = 0;
+    lmtp_reset(s);
+    smtpproto_lines_init(&s->lines, SMTPPROTO_COMMAND_MAX);
+    lmtp_set_bev(s, tlsbev);
+}
+
+struct lmtp_auth_job {
+    struct lmtp_session *s;
+    const char *mech;  /* the first step's; NULL for an answer to a challenge */
+    char *data;        /* base64 client data, or NULL (no initial response) */
+    enum saslauth_status st;
+};
+
+static void lmtp_wipe(char *secret)
+{
+    if (secret)
+        explicit_bzero(secret, strlen(secret));
+}
+
+static void lmtp_auth_work(void *arg)
+{
+    struct lmtp_auth_job *j = arg;
+    j->st = j->mech ? saslauth_start(j->s->sasl, j->mech, j->data)
+                    : saslauth_step(j->s->sasl, j->data);
+}
+
+static const char *lmtp_auth_failure(enum saslauth_status st, const char **reason)
+{
+    switch (st) {
+    case SASLAUTH_FAILED:
+        *reason = "credentials";
+        return "535 5.7.8 Authentication credentials invalid";
+    case SASLAUTH_THROTTLED:
+        *reason = "throttled";
+        return "454 4.7.0 Too many failed authentications, try again later";
+    case SASLAUTH_NOMECH:
+        *reason = "mechanism";
+        return "504 5.5.4 Unrecognized authentication type";
+    case SASLAUTH_BADPROT:
+        *reason = "malformed";
+        return "501 5.5.2 Cannot decode the authentication data";
+    case SASLAUTH_CANCELLED:
+        *reason = "cancelled";
+        return "501 5.0.0 Authentication cancelled";
+    default:
+        *reason = "unavailable";
+        return "454 4.7.0 Temporary authentication failure";
+    }
+}
+
+static void lmtp_auth_done(void *arg)
+{
+    struct lmtp_auth_job *j = arg;
+    struct lmtp_session *s = j->s;
+    lmtp_wipe(j->data);
+    if (s->dead) {
+        lmtp_release(s);
+        return;
+    }
+    if (j->st == SASLAUTH_CONTINUE) {
+        s->auth_waiting = 1;
+        lmtp_reply(s, "334 %s", saslauth_challenge(s->sasl));
+        lmtp_release(s);
+        return;
+    }
+    const char *user = saslauth_username(s->sasl);
+    if (j->st == SASLAUTH_OK) {
+        snprintf(s->account, sizeof(s->account), "%s", saslauth_account(s->sasl));
+        metrics_add("lmtp_auth_total{result=\"ok\"}", 1);
+        log_emit(LOG_INFO, "lmtp.auth", "session", s->id, "user", user, "account", s->account,
+                 "client", s->peer, NULL);
+        lmtp_reply(s, "235 2.7.0 Authentication successful");
+    } else {
+        const char *reason;
+        const char *reply = lmtp_auth_failure(j->st, &reason);
+        metrics_add(j->st == SASLAUTH_FAILED ? "lmtp_auth_total{result=\"failed\"}"
+                                             : "lmtp_auth_total{result=\"other\"}",
+                    1);
+        log_emit(j->st == SASLAUTH_UNAVAILABLE ? LOG_WARN : LOG_INFO, "lmtp.auth_failed",
+                 "session", s->id, "user", user, "client", s->peer, "reason", reason, NULL);
+        lmtp_reply(s, "%s", reply);
+    }
+    saslauth_free(s->sasl);
+    s->sasl = NULL;
+    lmtp_release(s);
+}
+
+static void lmtp_auth_submit(struct lmtp_session *s, const char *mech, const char *data)
+{
+    struct lmtp_auth_job *j = pool_zalloc(s->tx, sizeof(*j));
+    j->s = s;
+    j->mech = mech ? pool_strdup(s->tx, mech) : NULL;
+    j->data = data ? pool_strdup(s->tx, data) : NULL;
+    s->busy = 1;
+    bufferevent_disable(s->bev, EV_READ);
+    if (workq_submit(s->cfg->workers, lmtp_auth_work, lmtp_auth_done, j) != 0) {
+        s->busy = 0;
+        lmtp_wipe(j->data);
+        lmtp_reply(s, "421 4.3.2 Service shutting down");
+        lmtp_close(s);
+    }
+}
+
+/* AUTH mechanism [initial-response]; arg is wiped here, the job keeps its own copy. */
+static void lmtp_cmd_auth(struct lmtp_session *s, char *arg)
+{
+    char *initial = arg + strcspn(arg, " ");
+    if (*initial)
+        *initial++ = 0;
+    initial += strspn(initial, " ");
+    const char *refusal = NULL;
+    if (!s->cfg->sasl)
+        refusal = "502 5.5.1 Command not implemented";
+    else if (!s->lhlo_done)
+        refusal = "503 5.5.1 Send LHLO first";
+    else if (s->account[0])
+        refusal = "503 5.5.1 Already authenticated";
+    else if (s->sender)
+        refusal = "503 5.5.1 AUTH not allowed during a mail transaction";
+    else if (!*arg)
+        refusal = "501 5.5.4 Syntax: AUTH mechanism [initial-response]";
+    else if (!lmtp_plaintext_ok(s))
+        /* Every mechanism offered sends the password in clear. */
+        refusal = "538 5.7.11 Encryption required for requested authentication mechanism";
+    else if (!(s->sasl = saslauth_new(s->peer, 1)))
+        refusal = "454 4.7.0 Temporary authentication failure";
+    if (refusal) {
+        lmtp_wipe(initial);
+        log_emit(LOG_INFO, "lmtp.auth_refused", "session", s->id, "client", s->peer, "reply",
+                 refusal, NULL);
+        lmtp_reply(s, "%s", refusal);
+        return;
+    }
+    lmtp_auth_submit(s, arg, *initial ? initial : NULL);
+    lmtp_wipe(initial);
+}
+
+/* The client's answer to a 334 challenge. */
+static void lmtp_auth_line(struct lmtp_session *s, char *line)
+{
+    s->auth_waiting = 0;
+    lmtp_auth_submit(s, NULL, line);
+    lmtp_wipe(line);
+}
+
 /* ---- commands ---- */
 
-static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
+static void lmtp_command(struct lmtp_session *s, char *line, size_t len)
 {
     smtpproto_command_t cmd;
     const char *err = NULL;
-    if (smtpproto_parse(s->tx, line, len, &cmd, &err) != 0) {
+    int parsed = smtpproto_parse(s->tx, line, len, &cmd, &err);
+    if (parsed == 0 && cmd.verb == SMTPPROTO_AUTH) {
+        lmtp_wipe(line);
+        lmtp_cmd_auth(s, (char *)cmd.arg);
+        return;
+    }
+    if (parsed != 0) {
         lmtp_reply(s, "%s", err);
         return;
     }
@@ -301,6 +540,10 @@ static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
         lmtp_reply(s, "250-8BITMIME");
         lmtp_reply(s, "250-SMTPUTF8");
         lmtp_reply(s, "250-CHUNKING");
+        if (s->cfg->tls && !net_bev_is_tls(s->bev))
+            lmtp_reply(s, "250-STARTTLS");
+        if (s->cfg->sasl && *saslauth_mechanisms(lmtp_plaintext_ok(s)))
+            lmtp_reply(s, "250-AUTH %s", saslauth_mechanisms(lmtp_plaintext_ok(s)));
         lmtp_reply(s, "250 SIZE %llu", s->cfg->size_limit);
         return;
     case SMTPPROTO_HELO:
@@ -314,6 +557,11 @@ static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
         }
         if (s->sender) {
             lmtp_reply(s, "503 5.5.1 Nested MAIL command");
+            return;
+        }
+        if (s->must_auth && !s->account[0]) {
+            log_emit(LOG_INFO, "lmtp.auth_required", "session", s->id, "client", s->peer, NULL);
+            lmtp_reply(s, "530 5.7.0 Authentication required");
             return;
         }
         smtpproto_mail_params_t mp;
@@ -411,9 +659,10 @@ static void lmtp_command(struct lmtp_session *s, const char *line, size_t len)
         lmtp_reply(s, "214 2.0.0 LHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY (RFC 2033)");
         return;
     case SMTPPROTO_STARTTLS:
-    case SMTPPROTO_AUTH:
-        lmtp_reply(s, "502 5.5.1 Command not implemented");
+        lmtp_cmd_starttls(s);
         return;
+    case SMTPPROTO_AUTH:
+        return; /* handled above, before anything could copy the credentials */
     }
 }
 
@@ -479,8 +728,9 @@ static void lmtp_chunk_end(struct lmtp_session *s)
 
 static void lmtp_process(struct lmtp_session *s)
 {
-    struct evbuffer *in = bufferevent_get_input(s->bev);
+    s->in_process = 1;
     while (!s->busy && !s->closing) {
+        struct evbuffer *in = bufferevent_get_input(s->bev); /* STARTTLS replaces it */
         if (s->in_chunk) {
             if (!lmtp_feed_chunk(s, in))
                 break;
@@ -504,7 +754,10 @@ static void lmtp_process(struct lmtp_session *s)
         if (r == SMTPPROTO_LINE_OK) {
             char *line = pool_strndup(s->tx, buf, linelen);
             evbuffer_drain(in, consumed);
-            lmtp_command(s, line, linelen);
+            if (s->auth_waiting)
+                lmtp_auth_line(s, line);
+            else
+                lmtp_command(s, line, linelen);
         } else if (r == SMTPPROTO_LINE_TOO_LONG) {
             evbuffer_drain(in, consumed);
             lmtp_reply(s, "500 5.5.2 Line too long");
@@ -514,6 +767,9 @@ static void lmtp_process(struct lmtp_session *s)
                 break;
         }
     }
+    s->in_process = 0;
+    if (s->closing)
+        lmtp_try_free(s);
 }
 
 static void lmtp_on_read(struct bufferevent *bev, void *arg)
@@ -547,12 +803,13 @@ static void lmtp_on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 void lmtp_session_start(const struct lmtp_settings *settings, struct bufferevent *bev,
-                        const char *peer)
+                        const char *peer, int is_loopback, int must_auth)
 {
     struct lmtp_session *s = calloc(1, sizeof(*s));
     s->cfg = settings;
-    s->bev = bev;
     s->tx = pool_create(0);
+    s->loopback = is_loopback;
+    s->must_auth = must_auth;
     snprintf(s->id, sizeof(s->id), "L%lx%04lx", (unsigned long)time(NULL), ++lmtp_serial & 0xffff);
     snprintf(s->peer, sizeof(s->peer), "%s", peer);
     smtpproto_lines_init(&s->lines, SMTPPROTO_COMMAND_MAX);
@@ -563,11 +820,9 @@ void lmtp_session_start(const struct lmtp_settings *settings, struct bufferevent
     lmtp_nsessions++;
     metrics_set("lmtp_sessions", lmtp_nsessions);
     metrics_add("lmtp_connections_total", 1);
-    bufferevent_setcb(bev, lmtp_on_read, lmtp_on_flushed, lmtp_on_event, s);
-    struct timeval tv = {settings->command_timeout_s, 0};
-    bufferevent_set_timeouts(bev, &tv, &tv);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
-    log_emit(LOG_INFO, "lmtp.connect", "session", s->id, "client", s->peer, NULL);
+    lmtp_set_bev(s, bev);
+    log_emit(LOG_INFO, "lmtp.connect", "session", s->id, "client", s->peer, "auth",
+             must_auth ? "required" : NULL, NULL);
     lmtp_reply(s, "220 %s LMTP mailstack ready", settings->hostname);
 }
 
