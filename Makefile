@@ -88,6 +88,7 @@ test: deps all
 
 bench: deps all
 	@bash bench/run.sh
+bench-delivery: deps all ; @bash bench/run.sh --preset issue4
 bench-auth: deps all ; @bash bench/auth_bench.sh
 bench-mirror: deps all ; @MAILSTACK_BIN_DIR=$(CURDIR)/$(BUILD)/bin /usr/bin/python3 bench/mirror_bench.py $(BENCH_FLAGS)
 

@@ -49,6 +49,11 @@ def parse_args(argv):
     p.add_argument("--size", type=int, default=4096, help="bytes of body per message (4096)")
     p.add_argument("--recipients", type=int, default=1,
                    help="recipients per message (1): hurd, then bench2..benchN")
+    p.add_argument("--users", type=int, default=0,
+                   help="draw each message's recipients at random from this many users "
+                        "(hurd, bench2..benchN); 0 (default): every message to the same ones")
+    p.add_argument("--phase", default="",
+                   help="name of this part of a preset, printed and put in the JSON")
     p.add_argument("--rcpt-domain", default="lmtp-store",
                    help="domain of the recipient addresses (lmtp-store, as in hurd's maildrop)")
     p.add_argument("--pipelining", action=argparse.BooleanOptionalAction, default=True,
@@ -80,11 +85,23 @@ def parse_args(argv):
             p.error(f"--{flag} must be at least 1")
     if a.warmup < 0:
         p.error("--warmup must not be negative")
+    if a.users < 0 or (a.users and a.users < a.recipients):
+        p.error("--users must be 0 or at least --recipients")
     return a
 
 
 def recipients(n, domain):
     return [f"hurd@{domain}"] + [f"bench{i}@{domain}" for i in range(2, n + 1)]
+
+
+def pick_recipients(args, rng):
+    """The recipients of one message: the first --recipients users, or with --users a
+    random draw from that many, so deliveries spread over many mailboxes as real mail does."""
+    if not args.users:
+        return recipients(args.recipients, args.rcpt_domain)
+    pool = rng.sample(range(1, args.users + 1), args.recipients)
+    return [f"hurd@{args.rcpt_domain}" if i == 1 else f"bench{i}@{args.rcpt_domain}"
+            for i in pool]
 
 
 # ---- messages ---------------------------------------------------------------------------
@@ -177,9 +194,9 @@ class Lmtp:
 
 
 class ConnWorker(threading.Thread):
-    def __init__(self, server, messages, rcpts, args, barrier, deadline_box):
+    def __init__(self, server, messages, args, barrier, deadline_box):
         super().__init__(daemon=True)
-        self.server, self.messages, self.rcpts, self.args = server, messages, rcpts, args
+        self.server, self.messages, self.args = server, messages, args
         self.barrier, self.deadline_box = barrier, deadline_box
         self.latencies = []        # seconds, delivered messages only
         self.failures = 0          # messages not delivered to every recipient
@@ -225,12 +242,12 @@ class ConnWorker(threading.Thread):
             self.fail(f"connect: {self.setup_error}", len(self.messages))
             return
         reconnects = 0
-        for i, msg in enumerate(self.messages):
+        for i, (msg, rcpts) in enumerate(self.messages):
             if time.monotonic() > self.deadline_box[0]:
                 self.fail("run timeout: not sent", len(self.messages) - i)
                 break
             try:
-                self.deliver(msg)
+                self.deliver(msg, rcpts)
             except (OSError, ConnectionError, ValueError) as e:
                 self.fail(f"connection: {e}")
                 if self.conn:
@@ -248,10 +265,10 @@ class ConnWorker(threading.Thread):
         if self.conn:
             self.conn.close()
 
-    def deliver(self, msg):
+    def deliver(self, msg, rcpts):
         c = self.conn
         head = [f"MAIL FROM:<{SENDER}>{self.mail_params.format(size=len(msg))}\r\n"]
-        head += [f"RCPT TO:<{r}>\r\n" for r in self.rcpts]
+        head += [f"RCPT TO:<{r}>\r\n" for r in rcpts]
         head.append("DATA\r\n")
         pipelining = self.args.pipelining
         t0 = time.perf_counter()
@@ -300,14 +317,16 @@ def percentile(sorted_values, p):
 
 
 def run_once(server, count, args, rng, run_id):
-    rcpts = recipients(args.recipients, args.rcpt_domain)
     # Messages are made before the clock starts: the driver's own work must not count.
-    msgs = [make_message(rng, run_id, i, rcpts, args.size) for i in range(count)]
+    msgs = []
+    for i in range(count):
+        rcpts = pick_recipients(args, rng)
+        msgs.append((make_message(rng, run_id, i, rcpts, args.size), rcpts))
     nconn = min(args.connections, count)
     shares = [msgs[i::nconn] for i in range(nconn)]
     barrier = threading.Barrier(nconn + 1)
     deadline_box = [time.monotonic() + args.run_timeout + args.io_timeout]
-    workers = [ConnWorker(server, s, rcpts, args, barrier, deadline_box) for s in shares]
+    workers = [ConnWorker(server, s, args, barrier, deadline_box) for s in shares]
     for w in workers:
         w.start()
     try:
@@ -360,8 +379,9 @@ def main(argv):
     rng = random.Random(os.urandom(16))
     run_id = f"{int(time.time()):x}{rng.getrandbits(24):06x}"
     names = [s[0] for s in args.servers]
-    print(f"lmtp_bench: {args.connections} connections, {args.messages} messages/run, "
-          f"{args.size} B body, {args.recipients} recipient(s)/message, "
+    print(f"lmtp_bench: {args.phase + ': ' if args.phase else ''}{args.connections} connections, {args.messages} messages/run, "
+          f"{args.size} B body, {args.recipients} recipient(s)/message"
+          f"{f' drawn from {args.users} users' if args.users else ''}, "
           f"{'pipelined' if args.pipelining else 'no pipelining'}, {args.rounds} "
           f"round(s) of {' '.join(names)}, warm-up {args.warmup} message(s) each", flush=True)
 
@@ -401,7 +421,8 @@ def main(argv):
               f"p50 {fmt(statistics.median(p50s) if p50s else None, '.2f')} ms  "
               f"failures {sum(r['failures'] for r in mine)}")
 
-    summary = {"bench": BENCH, "kind": "summary", "label": args.label, "servers": names,
+    summary = {"bench": BENCH, "kind": "summary", "label": args.label, "phase": args.phase,
+               "connections": args.connections, "servers": names,
                "accepted_rcpts": accepted_total}
     if len(names) >= 2:
         a, b = names[0], names[1]
@@ -427,9 +448,10 @@ def main(argv):
         print(f"  p50     {fmt(summary['ratio_p50'], '.2f')}   (<1: {a} answers faster)")
 
     print()
-    common = {"bench": BENCH, "kind": "run", "label": args.label,
+    common = {"bench": BENCH, "kind": "run", "label": args.label, "phase": args.phase,
               "connections": args.connections, "size": args.size,
-              "recipients": args.recipients, "pipelining": args.pipelining}
+              "recipients": args.recipients, "users": args.users,
+              "pipelining": args.pipelining}
     for r in results:
         line = dict(common)
         line.update({k: (round(v, 3) if isinstance(v, float) else v)

@@ -3,8 +3,14 @@
 # lmtp (the anchor), in one run on one machine, so the ratio means something on a shared,
 # noisy host where absolute figures do not.
 #
-# usage: bash bench/run.sh [lmtp_bench.py flags, e.g. --messages 1000 --recipients 3]
+# usage: bash bench/run.sh [--preset issue4] [lmtp_bench.py flags, e.g. --messages 1000]
 #        make bench [BENCH_FLAGS="--messages 1000 --recipients 3"] [BUILD=dir]
+#        make bench-delivery [BENCH_FLAGS=...]   (= --preset issue4)
+#
+# --preset issue4 is issue 4's workload: 10,000 messages of 4 KiB, each to one of 1,000
+# users (hurd, bench2..bench1000, added to LDAP in one ldapadd), at 1 and at 10 sessions,
+# then at 10 sessions again with a 20-rule Sieve script (bench/issue4.sieve) active for
+# every account; one round of each server per phase. Flags after it override its own.
 #
 # Starts a private mailstack stack (slapd, PostgreSQL, directory-sync, lmtp-store; binaries
 # from MAILSTACK_BIN_DIR, default <repo>/$BUILD/bin, i.e. build/bin) and a private Dovecot
@@ -33,24 +39,46 @@ if [ -n "${BENCH_FLAGS:-}" ]; then
 	set -- "${flags[@]}" "$@"
 fi
 
-for arg in "$@"; do
-	case $arg in
+# --preset is this script's; everything else goes to the driver.
+PRESET=
+rest=()
+while [ $# -gt 0 ]; do
+	case $1 in
 	-h | --help) exec "$PY" "$REPO/bench/lmtp_bench.py" --server x=127.0.0.1:1 --help ;;
+	--preset) PRESET=${2:-}; shift 2 || shift ;;
+	--preset=*) PRESET=${1#*=}; shift ;;
+	*) rest+=("$1"); shift ;;
 	esac
 done
+case $PRESET in
+"") ;;
+issue4)
+	# The driver's last occurrence of a flag wins: the caller's flags come after these.
+	rest=(--messages 10000 --size 4096 --users 1000 --rounds 1 --warmup 200
+		--run-timeout 900 "${rest[@]}") ;;
+*) die "unknown --preset $PRESET (known: issue4)" ;;
+esac
+set -- "${rest[@]}"
 
-# --recipients N needs accounts bench2..benchN in the directory; read it from the flags.
+# --recipients N and --users N need accounts bench2..benchN in the directory.
 RECIPIENTS=1
+USERS=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
 	case ${args[i]} in
 	--recipients) RECIPIENTS=${args[i + 1]:-1} ;;
 	--recipients=*) RECIPIENTS=${args[i]#*=} ;;
+	--users) USERS=${args[i + 1]:-0} ;;
+	--users=*) USERS=${args[i]#*=} ;;
 	esac
 done
 if ! [[ $RECIPIENTS =~ ^[0-9]+$ ]] || [ "$RECIPIENTS" -lt 1 ] || [ "$RECIPIENTS" -gt 1000 ]; then
 	die "--recipients must be a number from 1 to 1000"
 fi
+if ! [[ $USERS =~ ^[0-9]+$ ]] || [ "$USERS" -gt 1000 ]; then
+	die "--users must be a number from 0 to 1000"
+fi
+ACCOUNTS=$((USERS > RECIPIENTS ? USERS : RECIPIENTS))
 
 # --- what the bench needs --------------------------------------------------------------
 
@@ -285,38 +313,162 @@ add_bench_accounts() {
 		-y "$pw" -f "$ldif" >"$WORK/ldapadd.log" 2>&1 ||
 		{ rm -f "$pw"; cat "$WORK/ldapadd.log" >&2; die "could not add the bench accounts to LDAP"; }
 	rm -f "$pw"
-	# The mirror reloads on a timer (a minute by default); ask for a reload now.
-	curl -fsS -o /dev/null --max-time 30 -X POST "$(stack_var MAILSTACK_DIRECTORY_URL)/v1/mirror/refresh" ||
-		die "directory-sync refused to reload its mirror"
-	for ((i = 0; i < 300; i++)); do
-		[ "$(pg "SELECT count(*) FROM accounts WHERE uid ~ '^bench[0-9]+\$'")" = $((n - 1)) ] && return 0
+	# The mirror follows LDAP by syncrepl: wait until it holds every new entry.
+	for ((i = 0; i < 1200; i++)); do
+		[ "$(pg "SELECT count(*) FROM accounts WHERE uid ~ '^bench[0-9]+\$' AND deleted_at IS NULL")" = $((n - 1)) ] &&
+			{ say "directory-sync mirrors the $((n - 1)) bench accounts"; return 0; }
 		sleep 0.1
 	done
-	die "directory-sync did not mirror the $((n - 1)) bench accounts within 30 s"
+	die "directory-sync did not mirror the $((n - 1)) bench accounts within 120 s"
 }
-add_bench_accounts "$RECIPIENTS"
+add_bench_accounts "$ACCOUNTS"
 
 # --- measure -------------------------------------------------------------------------------
 
 LABEL=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 say "host: $(nproc) CPU(s), load $(cut -d' ' -f1-3 /proc/loadavg); commit $LABEL"
-set +e
-"$PY" "$REPO/bench/lmtp_bench.py" --server "mailstack=127.0.0.1:$LMTP_PORT" \
-	--server "dovecot=127.0.0.1:$DOVE_PORT" --label "$LABEL" "$@" | tee "$WORK/bench.out"
-DRIVER_RC=${PIPESTATUS[0]}
-set -e
-[ "$DRIVER_RC" -le 1 ] || die "the driver failed (exit $DRIVER_RC)"
+say "PostgreSQL durability: $(pg "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
+	WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method')")"
+
+# CPU seconds (user + system) of a process, its reaped children and its live children:
+# PostgreSQL's backends and Dovecot's lmtp processes are children of their masters.
+cpu_tree() {
+	local pid=$1 c t=0
+	for c in $pid $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+		[ -r "/proc/$c/stat" ] || continue
+		# Fields after the ")" of the command: utime is the 12th, then stime, cutime, cstime.
+		t=$((t + $(sed 's/.*) //' "/proc/$c/stat" | awk -v self=$((c == pid)) \
+			'{ print $12 + $13 + (self ? $14 + $15 : 0) }')))
+	done
+	echo "$t"
+}
+TICKS=$(getconf CLK_TCK)
+MS_PID=$(head -n1 "$STACK/run/lmtp-store.pid")
+PG_PID=$(head -n1 "$STACK/pg/data/postmaster.pid")
+DV_PID=$(head -n1 "$DOVE/run/master.pid")
+# What a phase cost besides wall time: CPU per delivery on each side, and PostgreSQL's
+# transactions and WAL fsyncs per delivery (fsyncs below 1: commits were grouped).
+snapshot() {
+	echo "$(cpu_tree "$MS_PID") $(cpu_tree "$PG_PID") $(cpu_tree "$DV_PID") $(pg "SELECT
+		(SELECT xact_commit FROM pg_stat_database WHERE datname = 'mailstack') || ' ' ||
+		(SELECT wal_sync FROM pg_stat_wal)")"
+}
+
+# One driver run; its output is appended to bench.out. Exit status 2+ is the driver
+# failing (not a message failing) and ends the bench.
+DRIVER_RC=0
+run_phase() {
+	local rc before after
+	before=$(snapshot)
+	set +e
+	"$PY" "$REPO/bench/lmtp_bench.py" --server "mailstack=127.0.0.1:$LMTP_PORT" \
+		--server "dovecot=127.0.0.1:$DOVE_PORT" --label "$LABEL" "$@" | tee -a "$WORK/bench.out"
+	rc=${PIPESTATUS[0]}
+	set -e
+	[ "$rc" -le 1 ] || die "the driver failed (exit $rc)"
+	[ "$rc" -eq 0 ] || DRIVER_RC=$rc
+	after=$(snapshot)
+	"$PY" - "$TICKS" "$before" "$after" "$WORK/bench.out" <<-'EOF'
+		import json, sys
+		tick, b, a = int(sys.argv[1]), sys.argv[2].split(), sys.argv[3].split()
+		d = [int(y) - int(x) for x, y in zip(b, a)]
+		s = [json.loads(l) for l in open(sys.argv[4]) if l.startswith("{") and '"summary"' in l][-1]
+		n = s["accepted_rcpts"]
+		ms, dv = max(n["mailstack"], 1), max(n["dovecot"], 1)
+		print(f"bench: CPU per delivery: lmtp-store {d[0] / tick / ms * 1000:.2f} ms + "
+		      f"PostgreSQL {d[1] / tick / ms * 1000:.2f} ms; Dovecot {d[2] / tick / dv * 1000:.2f} ms; "
+		      f"PostgreSQL per delivery {d[3] / ms:.2f} transactions, {d[4] / ms:.2f} WAL fsyncs; "
+		      f"load {open('/proc/loadavg').read().split()[0]}")
+	EOF
+}
+
+# Sieve for the issue4 preset: bench/issue4.sieve active for every bench account, and the
+# folders it files into made (a missing folder would silently fall back to INBOX).
+SIEVE_FOLDERS="Junk Lists Social Bills Newsletters Large AutoReplies Notices Reports Meetings Lunch Invoices OldAddresses"
+install_sieve() {
+	local f folders=""
+	for f in $SIEVE_FOLDERS; do folders+="${folders:+,}'$f'"; done
+	(
+		# shellcheck source=/dev/null
+		set -a && . "$STACK/run/stack.env" && set +a
+		PGPASSWORD=$MAILSTACK_PG_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+			-p "$MAILSTACK_PG_PORT" -U mailstack -d mailstack \
+			-v script="$(cat "$REPO/bench/issue4.sieve")" <<-EOF
+				INSERT INTO sieve_scripts (account_id, name, script, active)
+				SELECT account_id, 'bench', :'script', true FROM accounts
+				 WHERE deleted_at IS NULL AND (uid = 'hurd' OR uid ~ '^bench[0-9]+\$');
+				INSERT INTO mailboxes (account_id, name, uidvalidity)
+				SELECT account_id, f, extract(epoch FROM now())::bigint
+				  FROM accounts, unnest(ARRAY[$folders]) f
+				 WHERE deleted_at IS NULL AND (uid = 'hurd' OR uid ~ '^bench[0-9]+\$')
+				ON CONFLICT (account_id, name) DO NOTHING;
+			EOF
+	) || die "could not install the Sieve script"
+	say "Sieve: bench/issue4.sieve active for $(pg "SELECT count(*) FROM sieve_scripts WHERE active") accounts"
+}
+
+# Proof that the script ran: mail in the folders the script names for the bench's subjects,
+# and INBOX mail with the flags it adds (before the Sieve phase everything went to INBOX
+# with no flags).
+check_sieve() {
+	local got
+	got=$(pg "SELECT string_agg(name || ' ' || n, ', ' ORDER BY name) FROM (
+		SELECT b.name, count(*) n FROM messages m JOIN mailboxes b USING (account_id, mailbox_id)
+		 GROUP BY b.name) x")
+	say "Sieve: messages per folder: $got"
+	say "Sieve: INBOX messages by flags: $(pg "SELECT string_agg(f || ' ' || n, ', ' ORDER BY f) FROM (
+		SELECT array_to_string(m.flags, ' ') f, count(*) n FROM messages m
+		  JOIN mailboxes b USING (account_id, mailbox_id) WHERE b.name = 'INBOX' GROUP BY 1) x")"
+	local f
+	for f in Notices Reports Meetings Lunch; do
+		[[ $got == *"$f "* ]] || { say "SIEVE CHECK: nothing was filed into $f"; CHECK_RC=1; }
+	done
+	[ "$(pg "SELECT count(*) FROM messages WHERE flags @> ARRAY['\$Partner']")" -gt 0 ] ||
+		{ say "SIEVE CHECK: no message has the \$Partner flag"; CHECK_RC=1; }
+}
+
+CHECK_RC=0
+: >"$WORK/bench.out"
+case $PRESET in
+issue4)
+	run_phase --phase "1 session" --connections 1 "$@"
+	run_phase --phase "10 sessions" --connections 10 "$@"
+	install_sieve
+	run_phase --phase "10 sessions, Sieve (mailstack only runs it)" --connections 10 "$@"
+	check_sieve
+	"$PY" - "$WORK/bench.out" <<-'EOF'
+		import json, sys
+		runs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+		summ = [r for r in runs if r["kind"] == "summary"]
+		print("\nissue 4 summary (msgs/s, p50/p99 ms):")
+		for s in summ:
+		    r = {x["server"]: x for x in runs if x["kind"] == "run" and x["phase"] == s["phase"]}
+		    m, d = r["mailstack"], r["dovecot"]
+		    print(f"  {s['phase']:<44} mailstack {m['msgs_per_s']:7.1f} ({m['p50_ms']}/{m['p99_ms']})  "
+		          f"dovecot {d['msgs_per_s']:7.1f} ({d['p50_ms']}/{d['p99_ms']})  ratio {s['ratio_msgs_per_s']}")
+		ms = {s["phase"]: [x for x in runs if x["kind"] == "run" and x["phase"] == s["phase"]
+		                   and x["server"] == "mailstack"][0]["msgs_per_s"] for s in summ}
+		if len(summ) == 3:
+		    print(f"  Sieve / no Sieve at 10 sessions (mailstack): "
+		          f"{ms[summ[2]['phase']] / ms[summ[1]['phase']]:.2f}")
+		    print(f"  goal (>= 2x Dovecot at 10 sessions): "
+		          f"{'met' if summ[1]['ratio_msgs_per_s'] >= 2 else 'NOT met'}")
+	EOF
+	;;
+*) run_phase "$@" ;;
+esac
 
 # --- check what was stored and what the logs say -------------------------------------------
 
 echo
-CHECK_RC=0
 read -r ACK_MS ACK_DV < <("$PY" -c '
 import json, sys
+ms = dv = 0
 for line in open(sys.argv[1], encoding="utf-8"):
     if line.startswith("{") and "\"summary\"" in line:
         s = json.loads(line)["accepted_rcpts"]
-print(s["mailstack"], s["dovecot"])' "$WORK/bench.out")
+        ms, dv = ms + s["mailstack"], dv + s["dovecot"]
+print(ms, dv)' "$WORK/bench.out")
 STORED_MS=$(pg "SELECT count(*) FROM messages")
 STORED_DV=$(find "$DOVE/home" -type f \( -path '*/Maildir/new/*' -o -path '*/Maildir/cur/*' \) | wc -l)
 for side in "mailstack $ACK_MS $STORED_MS" "dovecot $ACK_DV $STORED_DV"; do
