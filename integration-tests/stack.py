@@ -10,6 +10,7 @@ file or the environment, never argv.
 import base64
 import os
 import shlex
+import socket
 import subprocess
 import tempfile
 import time
@@ -233,3 +234,45 @@ def start_stopped():
 def admin_headers():
     """The header the admin API (aliases, mirror refresh, purge) requires."""
     return {"Authorization": f"Bearer {ENV['MAILSTACK_ADMIN_TOKEN']}"}
+
+
+class ReplyConn:
+    """A raw SMTP/LMTP conversation: exact bytes out, replies read one by one."""
+
+    def __init__(self, port, timeout=30):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.greeting = self.reply()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed by the server")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def reply(self):
+        """(code, [lines]) of one possibly multi-line reply."""
+        lines = [self.line()]
+        while lines[-1][3:4] == "-":
+            lines.append(self.line())
+        return int(lines[-1][:3]), lines
+
+    def command(self, text):
+        self.send(text.encode() + b"\r\n")
+        return self.reply()
+
+    def closed(self):
+        """True when the server closed the connection (EOF, nothing more to read)."""
+        try:
+            return self.sock.recv(1) == b"" and not self.buf
+        except (ConnectionError, socket.timeout):
+            return True
+
+    def close(self):
+        self.sock.close()

@@ -11,7 +11,6 @@ import secrets
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import time
 import unittest
@@ -29,46 +28,7 @@ def demo_address():
     return f"{ENV['MAILSTACK_DEMO_USER']}@{ENV['MAILSTACK_DOMAIN']}"
 
 
-class Conn:
-    """A raw SMTP/LMTP conversation: exact bytes out, replies read one by one."""
-
-    def __init__(self, port, timeout=30):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buf = b""
-        self.greeting = self.reply()
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed by the server")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode("utf-8", "replace")
-
-    def reply(self):
-        """(code, [lines]) of one possibly multi-line reply."""
-        lines = [self.line()]
-        while lines[-1][3:4] == "-":
-            lines.append(self.line())
-        return int(lines[-1][:3]), lines
-
-    def command(self, text):
-        self.send(text.encode() + b"\r\n")
-        return self.reply()
-
-    def closed(self):
-        """True when the server closed the connection (EOF, nothing more to read)."""
-        try:
-            return self.sock.recv(1) == b"" and not self.buf
-        except (ConnectionError, socket.timeout):
-            return True
-
-    def close(self):
-        self.sock.close()
+Conn = stack.ReplyConn
 
 
 def stored(marker):

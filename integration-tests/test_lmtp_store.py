@@ -12,7 +12,6 @@ import re
 import secrets
 import signal
 import smtplib
-import socket
 import ssl
 import subprocess
 import time
@@ -25,35 +24,10 @@ from test_auth_service import PrivateService, free_port, plain_b64
 from test_directory_auth import refresh, user_ldif
 
 
-class LmtpConn:
-    """A raw LMTP conversation, so multi-reply answers can be read one by one."""
-
-    def __init__(self, port=None):
-        self.sock = socket.create_connection(
-            ("127.0.0.1", port or int(ENV["MAILSTACK_LMTP_PORT"])), timeout=15)
-        self.buf = b""
-        self.greeting = self.reply()
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode("utf-8", "replace")
-
-    def reply(self):
-        lines = [self.line()]
-        while lines[-1][3:4] == "-":
-            lines.append(self.line())
-        return int(lines[-1][:3]), lines
-
-    def close(self):
-        self.sock.close()
+def LmtpConn(port=None):
+    """A raw LMTP conversation (the stack's lmtp-store unless `port`), so multi-reply
+    answers can be read one by one."""
+    return stack.ReplyConn(port or int(ENV["MAILSTACK_LMTP_PORT"]), timeout=15)
 
 
 def message_rows(marker):

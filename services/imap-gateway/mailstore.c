@@ -3,6 +3,7 @@
  * 20 MiB body is not doubled into hex text on the way. */
 #include "mailstore.h"
 #include "db/db.h"
+#include "mailboxes/mailboxes.h"
 #include "log/log.h"
 
 #include <inttypes.h>
@@ -79,22 +80,6 @@ int mailstore_mailboxes(pool_t *pool, int64_t account_id, struct mailstore_mailb
     return 0;
 }
 
-static int mailstore_create_inbox(PGconn *c, const char *account_id)
-{
-    /* The statement lmtp-store files the first mail with: UIDVALIDITY from the clock, so
-     * a recreated INBOX gets a new one. */
-    const char *p[] = {account_id};
-    PGresult *r = db_exec(c, "create_inbox",
-                          "INSERT INTO mailboxes (account_id, name, uidvalidity)"
-                          " VALUES ($1, 'INBOX', extract(epoch FROM now())::bigint)"
-                          " ON CONFLICT (account_id, name) DO NOTHING",
-                          1, p);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
 int mailstore_select(pool_t *pool, int64_t account_id, const char *name,
                      struct mailstore_selection *out)
 {
@@ -103,7 +88,7 @@ int mailstore_select(pool_t *pool, int64_t account_id, const char *name,
         return -1;
     char id[24];
     snprintf(id, sizeof(id), "%" PRId64, account_id);
-    if (strcmp(name, "INBOX") == 0 && mailstore_create_inbox(c, id) < 0)
+    if (strcmp(name, "INBOX") == 0 && mailboxes_create_inbox(c, id) < 0)
         return -1;
     /* One snapshot, so that UIDNEXT is above every UID listed. */
     PGresult *r = db_exec(c, "select_begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",

@@ -14,6 +14,7 @@
 #include "delivery.h"
 #include "config/config.h"
 #include "db/db.h"
+#include "mailboxes/mailboxes.h"
 #include "dedup.h"
 #include "header.h"
 #include "log/log.h"
@@ -173,14 +174,8 @@ static int delivery_lock_mailbox(PGconn *db, const char *acct, struct delivery_t
             return 0;
         if (strcmp(t->name, "INBOX") != 0 || attempt > 0)
             return 1;
-        r = db_exec(db, "delivery.inbox",
-                    "INSERT INTO mailboxes (account_id, name, uidvalidity)"
-                    " VALUES ($1, 'INBOX', extract(epoch FROM now())::bigint)"
-                    " ON CONFLICT (account_id, name) DO NOTHING",
-                    1, p);
-        if (!r)
+        if (mailboxes_create_inbox(db, acct) != 0)
             return -1;
-        PQclear(r);
     }
     return 1;
 }
